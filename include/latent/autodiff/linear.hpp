@@ -1,0 +1,89 @@
+// latent/autodiff/linear.hpp: the ops that do matrix products: matmul, affine
+// and dense (affine fused with an activation). The products go through Eigen's
+// GEMM kernels, forward and backward, and write straight into the node's
+// buffers (noalias), so no temporary matrix is made.
+#pragma once
+
+#include "latent/autodiff/tape.hpp"
+#include "latent/nn/activation.hpp"
+
+namespace latent {
+
+/// C = A B. A: m x k, B: k x n -> m x n.
+template <class S>
+Var<S> matmul(Var<S> a, Var<S> b) {
+  detail::require_same_tape("matmul", a, b);
+  if (a.cols() != b.rows())
+    throw shape_error("matmul: inner dimensions differ: A is " + shape_string(a.value()) + ", B is " +
+                      shape_string(b.value()));
+  Tape<S>& tape = a.tape();
+  Var<S> out = tape.record(a.rows(), b.cols(), {a, b}, [](Tape<S>& t, Node<S>& n) {
+    const Matrix<S>& A = t.parent_value(n, 0);
+    const Matrix<S>& B = t.parent_value(n, 1);
+    if (t.parent_requires_grad(n, 0)) t.accumulate(n, 0, n.grad * B.transpose());
+    if (t.parent_requires_grad(n, 1)) t.accumulate(n, 1, A.transpose() * n.grad);
+  });
+  tape.value_of(out).noalias() = a.value() * b.value();
+  return out;
+}
+
+namespace detail {
+
+template <class S>
+void check_affine_shapes(const char* op, const Var<S>& w, const Var<S>& x, const Var<S>& b) {
+  require_same_tape(op, w, x);
+  require_same_tape(op, w, b);
+  if (w.cols() != x.rows())
+    throw shape_error(std::string(op) + ": W is " + shape_string(w.value()) + " but x is " + shape_string(x.value()) +
+                      " (W's columns must equal x's rows)");
+  if (b.rows() != w.rows() || b.cols() != 1)
+    throw shape_error(std::string(op) + ": W is " + shape_string(w.value()) + " but b is " + shape_string(b.value()) +
+                      " (b must be " + shape_string(w.rows(), 1) + ")");
+}
+
+// dZ for a fused layer: the incoming gradient times the activation's
+// derivative, computed from the saved output. The identity needs no pass.
+template <class S, class Act>
+const Matrix<S>& pre_activation_grad(const Node<S>& n, Matrix<S>& scratch) {
+  if constexpr (Act::is_identity) {
+    (void)scratch;
+    return n.grad;
+  } else {
+    const Act act = n.template load<Act>();
+    scratch.array() = n.grad.array() * act.derivative_from_output(n.value.array());
+    return scratch;
+  }
+}
+
+}  // namespace detail
+
+/// Y = act(W X + b 1^T), one node: W: out x in, X: in x batch, b: out x 1 -> out x batch.
+/// The backward derives act' from Y, so Z = W X + b is never stored.
+template <class Act, class S>
+Var<S> dense(const Act& act, Var<S> w, Var<S> x, Var<S> b) {
+  detail::check_affine_shapes(Act::is_identity ? "affine" : "dense", w, x, b);
+  Tape<S>& tape = w.tape();
+  Var<S> out = tape.record(w.rows(), x.cols(), {w, x, b}, [](Tape<S>& t, Node<S>& n) {
+    const Matrix<S>& dz = detail::pre_activation_grad<S, Act>(n, n.cache);
+    if (t.parent_requires_grad(n, 0)) t.accumulate(n, 0, dz * t.parent_value(n, 1).transpose());
+    if (t.parent_requires_grad(n, 1)) t.accumulate(n, 1, t.parent_value(n, 0).transpose() * dz);
+    if (t.parent_requires_grad(n, 2)) t.accumulate(n, 2, dz.rowwise().sum());
+  });
+  Node<S>& node = tape.node(out);
+  node.store(act);
+  node.value.noalias() = w.value() * x.value();
+  if constexpr (Act::is_identity) {
+    node.value.colwise() += b.value().col(0);
+  } else {
+    node.value.array() = act.apply((node.value.colwise() + b.value().col(0)).array());
+  }
+  return out;
+}
+
+/// Y = W X + b 1^T (the bias broadcast over the batch's columns).
+template <class S>
+Var<S> affine(Var<S> w, Var<S> x, Var<S> b) {
+  return dense(Identity{}, w, x, b);
+}
+
+}  // namespace latent

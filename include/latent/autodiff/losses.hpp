@@ -1,0 +1,155 @@
+// latent/autodiff/losses.hpp: the probabilistic ops of VAEs and GANs. Losses
+// are sums over features (rows) averaged over the batch (columns): nats per
+// example. Each formula lives once in `formula::` as an element-wise Eigen
+// expression; the ops here and the metrics (per-example scores) both use it.
+#pragma once
+
+#include <cmath>
+
+#include "latent/autodiff/tape.hpp"
+
+namespace latent {
+namespace formula {
+
+/// Binary cross-entropy of targets t under Bernoulli(sigmoid(l)), from logits,
+/// in the stable form max(l, 0) - l t + log(1 + e^{-|l|}): finite for |l| = 1e4.
+template <class L, class T>
+auto bce_with_logits(const L& logits, const T& targets) {
+  using S = typename L::Scalar;
+  return logits.max(S(0)) - logits * targets + (-logits.abs()).exp().log1p();
+}
+
+/// KL(N(mu, e^logvar) || N(0, 1)) per latent dimension.
+template <class M, class V>
+auto kl_standard_normal(const M& mu, const V& logvar) {
+  using S = typename M::Scalar;
+  return S(-0.5) * (S(1) + logvar - mu.square() - logvar.exp());
+}
+
+/// -log N(x; mean, e^logvar) per element.
+template <class X, class M, class V>
+auto gaussian_nll(const X& x, const M& mean, const V& logvar) {
+  using S = typename X::Scalar;
+  const S log_two_pi = S(1.8378770664093454835606594728112);
+  return S(0.5) * (log_two_pi + logvar + (x - mean).square() * (-logvar).exp());
+}
+
+}  // namespace formula
+
+namespace detail {
+
+template <class S>
+S inverse_batch(const Var<S>& x) {
+  if (x.cols() == 0) throw shape_error("loss on an empty batch " + shape_string(x.value()));
+  return S(1) / S(x.cols());
+}
+
+}  // namespace detail
+
+/// Bernoulli negative log-likelihood from logits: sum over rows, mean over
+/// columns -> 1x1. logits and targets have equal shapes; targets in [0, 1].
+/// The sigmoid is fused in (and saved for the backward: dl = sigmoid(l) - t).
+template <class S>
+Var<S> bce_with_logits(Var<S> logits, Var<S> targets) {
+  detail::require_same_tape("bce_with_logits", logits, targets);
+  detail::require_same_shape("bce_with_logits", logits, targets);
+  Tape<S>& tape = logits.tape();
+  Var<S> out = tape.record(1, 1, {logits, targets}, [](Tape<S>& t, Node<S>& n) {
+    const S g = n.grad(0, 0) * detail::inverse_batch(Var<S>(&t, n.parents[0]));
+    if (t.parent_requires_grad(n, 0))
+      t.accumulate(n, 0, (g * (n.cache.array() - t.parent_value(n, 1).array())).matrix());
+    if (t.parent_requires_grad(n, 1)) t.accumulate(n, 1, (-g) * t.parent_value(n, 0));
+  });
+  Node<S>& node = tape.node(out);
+  const auto l = logits.value().array();
+  node.cache = l.logistic().matrix();
+  node.value(0, 0) = formula::bce_with_logits(l, targets.value().array()).sum() * detail::inverse_batch(logits);
+  return out;
+}
+
+/// KL(q || N(0, I)) for q = N(mu, diag(e^logvar)): sum over latent rows, mean
+/// over columns -> 1x1. mu and logvar have equal shapes (latent x batch).
+template <class S>
+Var<S> kl_standard_normal(Var<S> mu, Var<S> logvar) {
+  detail::require_same_tape("kl_standard_normal", mu, logvar);
+  detail::require_same_shape("kl_standard_normal", mu, logvar);
+  Tape<S>& tape = mu.tape();
+  Var<S> out = tape.record(1, 1, {mu, logvar}, [](Tape<S>& t, Node<S>& n) {
+    const S g = n.grad(0, 0) * detail::inverse_batch(Var<S>(&t, n.parents[0]));
+    if (t.parent_requires_grad(n, 0)) t.accumulate(n, 0, g * t.parent_value(n, 0));
+    if (t.parent_requires_grad(n, 1))
+      t.accumulate(n, 1, (S(0.5) * g * (t.parent_value(n, 1).array().exp() - S(1))).matrix());
+  });
+  tape.value_of(out)(0, 0) =
+      formula::kl_standard_normal(mu.value().array(), logvar.value().array()).sum() * detail::inverse_batch(mu);
+  return out;
+}
+
+/// z = mu + e^{logvar / 2} .* eps, all three of equal shape. eps is usually a
+/// constant of standard normal noise; the gradient reaches mu and logvar.
+template <class S>
+Var<S> reparameterize(Var<S> mu, Var<S> logvar, Var<S> eps) {
+  detail::require_same_tape("reparameterize", mu, logvar);
+  detail::require_same_tape("reparameterize", mu, eps);
+  detail::require_same_shape("reparameterize", mu, logvar);
+  detail::require_same_shape("reparameterize", mu, eps);
+  Tape<S>& tape = mu.tape();
+  Var<S> out = tape.record(mu.rows(), mu.cols(), {mu, logvar, eps}, [](Tape<S>& t, Node<S>& n) {
+    const auto sigma = n.cache.array();
+    if (t.parent_requires_grad(n, 0)) t.accumulate(n, 0, n.grad);
+    if (t.parent_requires_grad(n, 1))
+      t.accumulate(n, 1, (S(0.5) * n.grad.array() * t.parent_value(n, 2).array() * sigma).matrix());
+    if (t.parent_requires_grad(n, 2)) t.accumulate(n, 2, (n.grad.array() * sigma).matrix());
+  });
+  Node<S>& node = tape.node(out);
+  node.cache = (S(0.5) * logvar.value().array()).exp().matrix();
+  node.value.array() = mu.value().array() + node.cache.array() * eps.value().array();
+  return out;
+}
+
+/// Gaussian negative log-likelihood -log N(x; mean, e^logvar): sum over rows,
+/// mean over columns -> 1x1. x and mean have equal shapes; logvar has their
+/// shape or is one column (a per-feature variance shared by the batch).
+template <class S>
+Var<S> gaussian_nll(Var<S> x, Var<S> mean, Var<S> logvar) {
+  detail::require_same_tape("gaussian_nll", x, mean);
+  detail::require_same_tape("gaussian_nll", x, logvar);
+  detail::require_same_shape("gaussian_nll", x, mean);
+  const bool per_feature = logvar.cols() == 1 && x.cols() != 1;
+  if (!per_feature) {
+    detail::require_same_shape("gaussian_nll", x, logvar);
+  } else if (logvar.rows() != x.rows()) {
+    throw shape_error("gaussian_nll: x is " + shape_string(x.value()) + " but logvar is " +
+                      shape_string(logvar.value()) + " (want " + shape_string(x.rows(), x.cols()) + " or " +
+                      shape_string(x.rows(), 1) + ")");
+  }
+  Tape<S>& tape = x.tape();
+  Var<S> out = tape.record(1, 1, {x, mean, logvar}, [](Tape<S>& t, Node<S>& n) {
+    // cache = (x - mean) / variance, saved by the forward.
+    const S g = n.grad(0, 0) * detail::inverse_batch(Var<S>(&t, n.parents[0]));
+    const auto scaled = n.cache.array();
+    if (t.parent_requires_grad(n, 0)) t.accumulate(n, 0, (g * scaled).matrix());
+    if (t.parent_requires_grad(n, 1)) t.accumulate(n, 1, (-g * scaled).matrix());
+    if (t.parent_requires_grad(n, 2)) {
+      const auto diff = t.parent_value(n, 0).array() - t.parent_value(n, 1).array();
+      const auto per_element = S(0.5) * g * (S(1) - diff * scaled);
+      if (t.parent_value(n, 2).cols() == n.cache.cols())
+        t.accumulate(n, 2, per_element.matrix());
+      else
+        t.accumulate(n, 2, per_element.matrix().rowwise().sum());
+    }
+  });
+  Node<S>& node = tape.node(out);
+  const auto xa = x.value().array();
+  const auto ma = mean.value().array();
+  const auto nll_sum = [&](const auto& lv) {
+    node.cache = ((xa - ma) * (-lv).exp()).matrix();
+    return formula::gaussian_nll(xa, ma, lv).sum();
+  };
+  const S total = per_feature ? nll_sum(logvar.value().col(0).array().replicate(1, x.cols()))
+                              : nll_sum(logvar.value().array());
+  node.value(0, 0) = total * detail::inverse_batch(x);
+  return out;
+}
+
+}  // namespace latent

@@ -1,0 +1,69 @@
+// latent/autodiff/parameter.hpp: a trainable tensor whose value and gradient
+// outlive any tape. Layers own parameters; optimizers and checkpoints see only
+// parameters; a tape refers to a parameter through a leaf node that
+// accumulates into the parameter's gradient.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "latent/matrix.hpp"
+
+namespace latent {
+
+template <class S>
+struct Parameter {
+  Matrix<S> value;
+  Matrix<S> grad;  ///< same shape as value; backward adds to it, zero_grad clears it
+
+  Parameter() = default;
+  explicit Parameter(Matrix<S> initial) : value(std::move(initial)), grad(Matrix<S>::Zero(value.rows(), value.cols())) {}
+  Parameter(Index rows, Index cols) : value(Matrix<S>::Zero(rows, cols)), grad(Matrix<S>::Zero(rows, cols)) {}
+
+  Index size() const { return value.size(); }
+  void zero_grad() { grad.setZero(); }
+};
+
+/// A parameter seen from outside its owner: checkpoint name plus the parameter.
+template <class S>
+struct NamedParameter {
+  std::string name;
+  Parameter<S>* parameter;
+};
+
+template <class S>
+using ParameterList = std::vector<Parameter<S>*>;
+
+template <class S>
+using NamedParameterList = std::vector<NamedParameter<S>>;
+
+/// The parameters alone, in the order of their names.
+template <class S>
+ParameterList<S> parameters_of(const NamedParameterList<S>& named) {
+  ParameterList<S> list;
+  list.reserve(named.size());
+  for (const auto& entry : named) list.push_back(entry.parameter);
+  return list;
+}
+
+template <class S>
+void zero_grad(const ParameterList<S>& params) {
+  for (auto* p : params) p->zero_grad();
+}
+
+/// Total number of scalars in a parameter list.
+template <class S>
+Index count_parameters(const ParameterList<S>& params) {
+  Index n = 0;
+  for (const auto* p : params) n += p->size();
+  return n;
+}
+
+/// Appends `inner`'s parameters to `out`, each name prefixed with `prefix` + ".".
+template <class S>
+void append_prefixed(NamedParameterList<S>& out, const std::string& prefix, NamedParameterList<S> inner) {
+  for (auto& entry : inner) out.push_back({prefix.empty() ? entry.name : prefix + "." + entry.name, entry.parameter});
+}
+
+}  // namespace latent

@@ -1,0 +1,259 @@
+// latent/autodiff/tape.hpp: the reverse-mode core. A Tape records one forward
+// computation as a flat list of nodes (a Wengert list); backward(loss) walks
+// that list once in reverse, each node adding its local gradient into its
+// parents'. reset() rewinds the list but keeps every node's buffers, so a step
+// of the same shapes as the previous one allocates nothing.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstring>
+#include <initializer_list>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "latent/autodiff/parameter.hpp"
+#include "latent/error.hpp"
+#include "latent/matrix.hpp"
+
+namespace latent {
+
+template <class S>
+class Tape;
+
+/// One recorded value. Ops fill `value` (and optionally `cache`) in their
+/// forward and read them in their backward. The backward is a plain function
+/// pointer taking the tape, so a later second-order core can record the
+/// backward itself on a tape without changing this layout.
+template <class S>
+struct Node {
+  using Backward = void (*)(Tape<S>&, Node&);
+  static constexpr std::size_t kStateBytes = 32;
+
+  Matrix<S> value;             ///< unused for parameter leaves (they read the parameter)
+  Matrix<S> grad;              ///< d(loss)/d(value); valid once has_grad
+  Matrix<S> cache;             ///< an op's saved intermediate (e.g. sigmoid of logits)
+  Parameter<S>* parameter = nullptr;
+  std::array<Index, 3> parents{};
+  int parent_count = 0;
+  Backward backward = nullptr;
+  bool requires_grad = false;  ///< some parameter or variable leaf lies upstream
+  bool has_grad = false;       ///< a gradient reached this node during backward
+  alignas(std::max_align_t) unsigned char state[kStateBytes];  ///< an op's small parameters
+
+  /// Saves an op's small trivially-copyable parameters (an activation policy, a scalar).
+  template <class T>
+  void store(const T& object) {
+    static_assert(std::is_trivially_copyable<T>::value, "node state must be trivially copyable");
+    static_assert(sizeof(T) <= kStateBytes, "node state must fit in Node::kStateBytes");
+    std::memcpy(state, &object, sizeof(T));
+  }
+
+  template <class T>
+  T load() const {
+    T object;
+    std::memcpy(&object, state, sizeof(T));
+    return object;
+  }
+};
+
+/// A handle to a node on a tape: a tape pointer and an index, cheap to copy.
+template <class S>
+class Var {
+ public:
+  Var() = default;
+  Var(Tape<S>* tape, Index index) : tape_(tape), index_(index) {}
+
+  const Matrix<S>& value() const { return tape_->value(index_); }
+  /// d(loss)/d(this) after backward; throws if no gradient reached this node.
+  const Matrix<S>& grad() const { return tape_->grad(index_); }
+  /// The value of a 1x1 var.
+  S item() const;
+  Index rows() const { return value().rows(); }
+  Index cols() const { return value().cols(); }
+  Tape<S>& tape() const { return *tape_; }
+  Index index() const { return index_; }
+  bool valid() const { return tape_ != nullptr; }
+
+ private:
+  Tape<S>* tape_ = nullptr;
+  Index index_ = 0;
+};
+
+template <class S>
+class Tape {
+  static_assert(std::is_floating_point<S>::value, "Tape<S>: S must be float or double");
+
+ public:
+  using Scalar = S;
+
+  Tape() = default;
+  // Vars hold a pointer to their tape: a moved or copied tape would strand them.
+  Tape(const Tape&) = delete;
+  Tape& operator=(const Tape&) = delete;
+
+  /// A value that receives no gradient (a data batch, noise, targets).
+  template <class Derived>
+  Var<S> constant(const Eigen::MatrixBase<Derived>& value) {
+    return leaf(value, false);
+  }
+
+  /// A value that receives a gradient of its own (read it with Var::grad()).
+  template <class Derived>
+  Var<S> variable(const Eigen::MatrixBase<Derived>& value) {
+    return leaf(value, true);
+  }
+
+  /// A constant filled by the caller through `value_of` (saves a copy, e.g. a batch).
+  Var<S> constant(Index rows, Index cols) {
+    Node<S>& node = allocate(false);
+    node.value.resize(rows, cols);
+    return Var<S>(this, count_ - 1);
+  }
+
+  /// A parameter's leaf: reads its value in place, adds into its gradient.
+  Var<S> leaf(Parameter<S>& parameter) {
+    Node<S>& node = allocate(true);
+    node.parameter = &parameter;
+    return Var<S>(this, count_ - 1);
+  }
+
+  /// Records an op's output node: rows x cols, with these parents and this backward.
+  /// The op then fills value_of(result) (and cache_of(result) if it saves something).
+  Var<S> record(Index rows, Index cols, std::initializer_list<Var<S>> parents, typename Node<S>::Backward backward) {
+    bool requires_grad = false;
+    for (const Var<S>& p : parents) {
+      check_owned(p);
+      requires_grad = requires_grad || nodes_[static_cast<std::size_t>(p.index())].requires_grad;
+    }
+    Node<S>& node = allocate(requires_grad);
+    node.value.resize(rows, cols);
+    node.backward = backward;
+    for (const Var<S>& p : parents) node.parents[static_cast<std::size_t>(node.parent_count++)] = p.index();
+    return Var<S>(this, count_ - 1);
+  }
+
+  Node<S>& node(Var<S> v) { return nodes_[static_cast<std::size_t>(v.index())]; }
+  const Node<S>& node(Index i) const { return nodes_[static_cast<std::size_t>(i)]; }
+
+  const Matrix<S>& value(Index i) const {
+    const Node<S>& n = node(i);
+    return n.parameter ? n.parameter->value : n.value;
+  }
+  Matrix<S>& value_of(Var<S> v) { return node(v).value; }
+  Matrix<S>& cache_of(Var<S> v) { return node(v).cache; }
+
+  const Matrix<S>& grad(Index i) const {
+    const Node<S>& n = node(i);
+    if (n.parameter) return n.parameter->grad;
+    if (!n.has_grad) throw error("Var::grad: no gradient reached this node (call backward on a loss that depends on it)");
+    return n.grad;
+  }
+
+  /// The value of the i-th parent of a node, for use in backward functions.
+  const Matrix<S>& parent_value(const Node<S>& n, int i) const { return value(n.parents[static_cast<std::size_t>(i)]); }
+  bool parent_requires_grad(const Node<S>& n, int i) const { return node(n.parents[static_cast<std::size_t>(i)]).requires_grad; }
+
+  /// Adds `contribution` to the gradient of parent i of n. The first contribution
+  /// to a node assigns (no zeroing pass); parameter leaves always add.
+  template <class Expr>
+  void accumulate(const Node<S>& n, int i, const Expr& contribution) {
+    Node<S>& target = nodes_[static_cast<std::size_t>(n.parents[static_cast<std::size_t>(i)])];
+    if (!target.requires_grad) return;
+    if (target.parameter) {
+      target.parameter->grad.noalias() += contribution;
+    } else if (target.has_grad) {
+      target.grad.noalias() += contribution;
+    } else {
+      target.grad.noalias() = contribution;
+      target.has_grad = true;
+    }
+  }
+
+  /// Seeds d(loss)/d(loss) = 1 and sweeps the tape in reverse (a loop, never
+  /// recursion, so depth cannot overflow the stack). Gradients add into the
+  /// parameters' grad: call zero_grad between steps.
+  void backward(Var<S> loss) {
+    check_owned(loss);
+    const Matrix<S>& v = loss.value();
+    if (v.rows() != 1 || v.cols() != 1)
+      throw shape_error("Tape::backward: the loss must be 1x1, got " + shape_string(v));
+    if (backward_done_) throw error("Tape::backward: this recording was already swept; reset() and record again");
+    backward_done_ = true;
+    Node<S>& seed = node(loss);
+    if (!seed.requires_grad) return;  // nothing upstream is trainable
+    if (seed.parameter) {
+      seed.parameter->grad.array() += S(1);
+      return;
+    }
+    seed.grad.setOnes(1, 1);
+    seed.has_grad = true;
+    for (Index i = loss.index(); i >= 0; --i) {
+      Node<S>& n = nodes_[static_cast<std::size_t>(i)];
+      if (n.backward && n.has_grad) n.backward(*this, n);
+    }
+  }
+
+  /// Forgets the recording but keeps every node's buffers for the next one.
+  void reset() {
+    count_ = 0;
+    backward_done_ = false;
+  }
+
+  /// Number of nodes recorded since the last reset.
+  Index size() const { return count_; }
+
+ private:
+  template <class Derived>
+  Var<S> leaf(const Eigen::MatrixBase<Derived>& value, bool requires_grad) {
+    Node<S>& node = allocate(requires_grad);
+    node.value = value;
+    return Var<S>(this, count_ - 1);
+  }
+
+  Node<S>& allocate(bool requires_grad) {
+    if (static_cast<std::size_t>(count_) == nodes_.size()) nodes_.emplace_back();
+    Node<S>& node = nodes_[static_cast<std::size_t>(count_++)];
+    node.parameter = nullptr;
+    node.parent_count = 0;
+    node.backward = nullptr;
+    node.requires_grad = requires_grad;
+    node.has_grad = false;
+    return node;
+  }
+
+  void check_owned(const Var<S>& v) const {
+    if (!v.valid() || &v.tape() != this || v.index() >= count_)
+      throw error("Tape: a Var from another tape (or from before reset()) was used");
+  }
+
+  std::vector<Node<S>> nodes_;  // the arena: slots are reused after reset()
+  Index count_ = 0;
+  bool backward_done_ = false;
+};
+
+template <class S>
+S Var<S>::item() const {
+  const Matrix<S>& v = value();
+  if (v.rows() != 1 || v.cols() != 1) throw shape_error("Var::item: the value is " + shape_string(v) + ", not 1x1");
+  return v(0, 0);
+}
+
+namespace detail {
+
+/// Throws shape_error unless a and b have the same shape; the message names the op.
+template <class S>
+void require_same_shape(const char* op, const Var<S>& a, const Var<S>& b) {
+  if (a.rows() != b.rows() || a.cols() != b.cols())
+    throw shape_error(std::string(op) + ": shapes differ: " + shape_string(a.value()) + " vs " + shape_string(b.value()));
+}
+
+template <class S>
+void require_same_tape(const char* op, const Var<S>& a, const Var<S>& b) {
+  if (&a.tape() != &b.tape()) throw error(std::string(op) + ": operands live on different tapes");
+}
+
+}  // namespace detail
+
+}  // namespace latent

@@ -1,0 +1,103 @@
+// latent/nn/activation.hpp: activation policies. Each is a small struct that
+// carries its formula: `apply(z)` on an Eigen array expression, and
+// `derivative_from_output(y)`, the derivative written in terms of the output,
+// so a fused layer keeps only its output for the backward pass. Policies are
+// trivially copyable so a tape node can hold one (LeakyReLU carries its slope).
+#pragma once
+
+#include <Eigen/Dense>
+
+namespace latent {
+
+struct Identity {
+  static constexpr bool is_identity = true;
+  static constexpr const char* name = "identity";
+  template <class A>
+  auto apply(const A& z) const {
+    return z;
+  }
+  template <class A>
+  auto derivative_from_output(const A& y) const {
+    using S = typename A::Scalar;
+    return A::Constant(y.rows(), y.cols(), S(1));
+  }
+};
+
+struct ReLU {
+  static constexpr bool is_identity = false;
+  static constexpr const char* name = "relu";
+  template <class A>
+  auto apply(const A& z) const {
+    using S = typename A::Scalar;
+    return z.max(S(0));
+  }
+  template <class A>
+  auto derivative_from_output(const A& y) const {
+    using S = typename A::Scalar;
+    return (y > S(0)).template cast<S>();
+  }
+};
+
+/// max(z, slope * z) for 0 < slope < 1: z where positive, slope * z elsewhere.
+struct LeakyReLU {
+  static constexpr bool is_identity = false;
+  static constexpr const char* name = "leaky_relu";
+  double slope = 0.2;
+
+  template <class A>
+  auto apply(const A& z) const {
+    using S = typename A::Scalar;
+    return z.max(S(slope) * z);
+  }
+  template <class A>
+  auto derivative_from_output(const A& y) const {
+    using S = typename A::Scalar;
+    return S(slope) + S(1 - slope) * (y > S(0)).template cast<S>();
+  }
+};
+
+struct Sigmoid {
+  static constexpr bool is_identity = false;
+  static constexpr const char* name = "sigmoid";
+  template <class A>
+  auto apply(const A& z) const {
+    return z.logistic();
+  }
+  template <class A>
+  auto derivative_from_output(const A& y) const {
+    using S = typename A::Scalar;
+    return y * (S(1) - y);
+  }
+};
+
+struct Tanh {
+  static constexpr bool is_identity = false;
+  static constexpr const char* name = "tanh";
+  template <class A>
+  auto apply(const A& z) const {
+    return z.tanh();
+  }
+  template <class A>
+  auto derivative_from_output(const A& y) const {
+    using S = typename A::Scalar;
+    return S(1) - y.square();
+  }
+};
+
+/// log(1 + e^z) in the form that neither overflows nor loses small values.
+struct Softplus {
+  static constexpr bool is_identity = false;
+  static constexpr const char* name = "softplus";
+  template <class A>
+  auto apply(const A& z) const {
+    using S = typename A::Scalar;
+    return z.max(S(0)) + (-z.abs()).exp().log1p();
+  }
+  // sigmoid(z) = 1 - e^{-softplus(z)}, written with expm1 to keep precision near 0.
+  template <class A>
+  auto derivative_from_output(const A& y) const {
+    return -((-y).expm1());
+  }
+};
+
+}  // namespace latent

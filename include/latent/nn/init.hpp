@@ -1,0 +1,54 @@
+// latent/nn/init.hpp: weight initializer policies. Each fills an out x in
+// weight matrix from the library's seeded Rng; fan_in = in, fan_out = out.
+#pragma once
+
+#include <cmath>
+
+#include "latent/matrix.hpp"
+#include "latent/random.hpp"
+
+namespace latent {
+
+/// Glorot/Xavier uniform: U(-a, a), a = sqrt(6 / (fan_in + fan_out)).
+struct GlorotUniform {
+  template <class S>
+  void operator()(Matrix<S>& w, Rng& rng) const {
+    const double limit = std::sqrt(6.0 / static_cast<double>(w.rows() + w.cols()));
+    rng.fill_uniform(w, -limit, limit);
+  }
+};
+
+/// He/Kaiming normal: N(0, 2 / fan_in), for ReLU layers.
+struct HeNormal {
+  template <class S>
+  void operator()(Matrix<S>& w, Rng& rng) const {
+    rng.fill_normal(w, 0.0, std::sqrt(2.0 / static_cast<double>(w.cols())));
+  }
+};
+
+/// U(-1/sqrt(fan_in), 1/sqrt(fan_in)): the default of PyTorch's nn.Linear.
+struct FanInUniform {
+  template <class S>
+  void operator()(Matrix<S>& w, Rng& rng) const {
+    const double limit = 1.0 / std::sqrt(static_cast<double>(w.cols()));
+    rng.fill_uniform(w, -limit, limit);
+  }
+};
+
+/// N(0, sigma^2), e.g. sigma = 0.02 as in DCGAN.
+struct Normal {
+  double sigma = 0.02;
+  template <class S>
+  void operator()(Matrix<S>& w, Rng& rng) const {
+    rng.fill_normal(w, 0.0, sigma);
+  }
+};
+
+struct Zeros {
+  template <class S>
+  void operator()(Matrix<S>& w, Rng&) const {
+    w.setZero();
+  }
+};
+
+}  // namespace latent

@@ -1,0 +1,41 @@
+// latent/optim/sgd.hpp: stochastic gradient descent with optional momentum
+// (heavy ball or Nesterov), as PyTorch defines them.
+#pragma once
+
+#include "latent/optim/optimizer.hpp"
+
+namespace latent {
+
+template <class S>
+class Sgd : public SlotOptimizer<S, 1> {
+ public:
+  explicit Sgd(S lr = S(1e-2), S momentum = S(0), bool nesterov = false) : lr(lr), momentum(momentum), nesterov(nesterov) {
+    if (nesterov && momentum <= S(0)) throw error("Sgd: Nesterov momentum needs momentum > 0");
+  }
+
+  void step(const ParameterList<S>& params) {
+    this->bind(params);
+    ++this->steps_;
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      auto& w = params[i]->value;
+      const auto& g = params[i]->grad;
+      if (momentum == S(0)) {
+        w -= lr * g;
+        continue;
+      }
+      auto& velocity = this->slots_[0][i];
+      velocity = momentum * velocity + g;
+      if (nesterov)
+        w -= lr * (g + momentum * velocity);
+      else
+        w -= lr * velocity;
+    }
+  }
+
+  std::vector<NamedTensor<S>> state_tensors() { return SlotOptimizer<S, 1>::state_tensors({"velocity"}); }
+
+  S lr, momentum;
+  bool nesterov;
+};
+
+}  // namespace latent

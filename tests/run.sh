@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The test command: installs what the build needs (Debian packages), then
+# configures, builds and runs the whole suite with ctest, once plain and once
+# under AddressSanitizer + UndefinedBehaviorSanitizer.
+#   tests/run.sh            both passes
+#   tests/run.sh --plain    the plain pass only
+#   tests/run.sh --sanitize the sanitizer pass only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+passes=(plain sanitize)
+case "${1:-}" in
+  --plain) passes=(plain) ;;
+  --sanitize) passes=(sanitize) ;;
+  -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+  "") ;;
+  *) echo "tests/run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
+esac
+
+packages=(cmake ninja-build g++ clang libeigen3-dev catch2 libbenchmark-dev zlib1g-dev libstb-dev libcli11-dev libomp-dev)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+jobs=$(nproc)
+for pass in "${passes[@]}"; do
+  if [ "$pass" = plain ]; then
+    dir=build/tests
+    flags=(-DCMAKE_BUILD_TYPE=Release)
+  else
+    dir=build/sanitize
+    flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DLATENT_SANITIZE=address,undefined -DLATENT_BUILD_BENCHMARKS=OFF)
+  fi
+  echo "== $pass: configure, build, test in $dir"
+  cmake -S . -B "$dir" -G Ninja "${flags[@]}" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 600)
+done

@@ -1,0 +1,95 @@
+// Gradient checks: every op's backward against central finite differences in
+// double, on non-square shapes, with batch 1 and batch > 1.
+#include <cmath>
+
+#include "helpers.hpp"
+
+using latent::Matrix;
+using latent::Tape;
+using latent::Var;
+using Vars = std::vector<Var<double>>;
+
+namespace {
+
+// A fixed random projection to a scalar, so every entry of an op's output
+// gets a distinct weight (a plain sum would hide a transposed gradient).
+Var<double> project(Var<double> y) {
+  const Matrix<double> weights = test::random_matrix(y.rows(), y.cols(), 99 + static_cast<std::uint64_t>(y.rows() * 31 + y.cols()));
+  return latent::sum(latent::mul(y, y.tape().constant(weights)));
+}
+
+const latent::Index kBatches[] = {1, 5};
+
+}  // namespace
+
+TEST_CASE("gradcheck: matmul", "[gradcheck][op]") {
+  for (auto batch : kBatches) {
+    CAPTURE(batch);
+    REQUIRE_GRADCHECK(latent::gradcheck([](Tape<double>&, const Vars& v) { return project(latent::matmul(v[0], v[1])); },
+                                        {test::random_matrix(3, 4, 1), test::random_matrix(4, batch, 2)}));
+  }
+}
+
+TEST_CASE("gradcheck: affine", "[gradcheck][op]") {
+  for (auto batch : kBatches) {
+    CAPTURE(batch);
+    REQUIRE_GRADCHECK(latent::gradcheck(
+        [](Tape<double>&, const Vars& v) { return project(latent::affine(v[0], v[1], v[2])); },
+        {test::random_matrix(3, 4, 1), test::random_matrix(4, batch, 2), test::random_matrix(3, 1, 3)}));
+  }
+}
+
+TEMPLATE_TEST_CASE("gradcheck: dense fused with activation", "[gradcheck][op]", latent::Identity, latent::ReLU,
+                   latent::LeakyReLU, latent::Sigmoid, latent::Tanh, latent::Softplus) {
+  for (auto batch : kBatches) {
+    CAPTURE(batch);
+    // Inputs chosen so no pre-activation lies within the step of a kink.
+    Matrix<double> w = test::random_matrix(3, 4, 4), x = test::random_matrix(4, batch, 5), b = test::random_matrix(3, 1, 6);
+    const Matrix<double> z = (w * x).colwise() + b.col(0);
+    b.array() += (z.array().abs() < 0.05).rowwise().any().cast<double>() * 0.2;
+    REQUIRE_GRADCHECK(latent::gradcheck(
+        [](Tape<double>&, const Vars& v) { return project(latent::dense(TestType{}, v[0], v[1], v[2])); }, {w, x, b}));
+  }
+}
+
+// One ctest entry per op: GRADCHECK_OP(name, expression in v, inputs for a batch).
+#define GRADCHECK_OP(name, expression, ...)                                                            \
+  TEST_CASE("gradcheck: " name, "[gradcheck][op]") {                                                   \
+    for (auto batch : kBatches) {                                                                      \
+      CAPTURE(batch);                                                                                  \
+      REQUIRE_GRADCHECK(latent::gradcheck([](Tape<double>&, const Vars& v) { return expression; },     \
+                                          std::vector<Matrix<double>>{__VA_ARGS__}));                  \
+    }                                                                                                  \
+  }
+
+GRADCHECK_OP("add", project(v[0] + v[1]), test::random_matrix(3, batch, 7), test::random_matrix(3, batch, 8))
+GRADCHECK_OP("sub", project(v[0] - v[1]), test::random_matrix(3, batch, 7), test::random_matrix(3, batch, 8))
+GRADCHECK_OP("mul", project(latent::mul(v[0], v[1])), test::random_matrix(3, batch, 7), test::random_matrix(3, batch, 8))
+GRADCHECK_OP("scale", project(latent::scale(v[0], -2.5)), test::random_matrix(4, batch, 9))
+GRADCHECK_OP("shift", project(latent::shift(v[0], 0.75)), test::random_matrix(4, batch, 9))
+GRADCHECK_OP("1 - x", project(1.0 - v[0]), test::random_matrix(4, batch, 9))
+GRADCHECK_OP("exp", project(latent::exp(v[0])), test::random_matrix(4, batch, 9))
+GRADCHECK_OP("log", project(latent::log(v[0])), test::random_matrix(4, batch, 10, 0.2, 2.0))
+GRADCHECK_OP("square", project(latent::square(v[0])), test::random_matrix(4, batch, 9))
+GRADCHECK_OP("identity", project(latent::identity(v[0])), test::random_matrix(4, batch, 9))
+GRADCHECK_OP("relu", project(latent::relu(v[0])), test::away_from_zero(4, batch, 9))
+GRADCHECK_OP("leaky_relu", project(latent::leaky_relu(v[0], 0.1)), test::away_from_zero(4, batch, 9))
+GRADCHECK_OP("sigmoid", project(latent::sigmoid(v[0])), test::random_matrix(4, batch, 9, -3, 3))
+GRADCHECK_OP("tanh", project(latent::tanh(v[0])), test::random_matrix(4, batch, 9, -2, 2))
+GRADCHECK_OP("softplus", project(latent::softplus(v[0])), test::random_matrix(4, batch, 9, -3, 3))
+// square() first so the gradient of a reduction varies per entry.
+GRADCHECK_OP("sum", latent::sum(latent::square(v[0])), test::random_matrix(3, batch, 11))
+GRADCHECK_OP("mean", latent::mean(latent::square(v[0])), test::random_matrix(3, batch, 11))
+GRADCHECK_OP("bce_with_logits (logits and targets)", latent::bce_with_logits(v[0], v[1]),
+             test::random_matrix(5, batch, 12, -3, 3), test::random_matrix(5, batch, 13, 0, 1))
+GRADCHECK_OP("kl_standard_normal", latent::kl_standard_normal(v[0], v[1]), test::random_matrix(2, batch, 14),
+             test::random_matrix(2, batch, 15))
+GRADCHECK_OP("reparameterize (mu, logvar and eps)", project(latent::reparameterize(v[0], v[1], v[2])),
+             test::random_matrix(3, batch, 16), test::random_matrix(3, batch, 17), test::random_matrix(3, batch, 18))
+GRADCHECK_OP("gaussian_nll, full logvar", latent::gaussian_nll(v[0], v[1], v[2]), test::random_matrix(4, batch, 19),
+             test::random_matrix(4, batch, 20), test::random_matrix(4, batch, 21))
+GRADCHECK_OP("gaussian_nll, per-feature logvar", latent::gaussian_nll(v[0], v[1], v[2]), test::random_matrix(4, batch, 22),
+             test::random_matrix(4, batch, 23), test::random_matrix(4, 1, 24))
+GRADCHECK_OP("a value used twice accumulates both paths",
+             project(latent::mul(latent::tanh(v[0]), latent::exp(v[0])) + v[0]), test::random_matrix(3, batch, 25))
+
