@@ -32,6 +32,8 @@ class Sequential : public Module<Sequential<First, Rest...>, typename First::Sca
     return std::get<I>(layers_);
   }
   static constexpr std::size_t size() { return 1 + sizeof...(Rest); }
+  Index in_features() const { return std::get<0>(layers_).in_features(); }
+  Index out_features() const { return std::get<sizeof...(Rest)>(layers_).out_features(); }
 
   NamedParameterList<S> named_parameters() {
     NamedParameterList<S> named;
@@ -52,7 +54,7 @@ class Mlp : public Module<Mlp<S, Hidden, Output, Init>, S> {
  public:
   Mlp(const std::vector<Index>& sizes, Rng& rng, Hidden hidden = {}, Output output = {}, Init init = {})
       // Members are built in declaration order, so the hidden layers draw from rng first.
-      : hidden_(hidden_layers(sizes, rng, hidden, init)), output_(sizes[sizes.size() - 2], sizes.back(), rng, output, init) {}
+      : hidden_(hidden_layers(sizes, rng, hidden, init)), output_(sizes.at(sizes.size() - 2), sizes.at(sizes.size() - 1), rng, output, init) {}
 
   Var<S> operator()(Var<S> x) {
     for (auto& layer : hidden_) x = layer(x);

@@ -1,0 +1,115 @@
+// Layers: every layer passes the shared gradient check w.r.t. its parameters
+// and its input, on batch 1 and batch > 1; stacks enumerate their parameters.
+#include "helpers.hpp"
+
+using latent::Index;
+using latent::Matrix;
+using latent::Tape;
+using latent::Var;
+
+namespace {
+
+// The shared layer test (dlib's test_layer idea): d(projected output) w.r.t.
+// every parameter of the layer and w.r.t. its input, by finite differences.
+template <class Layer>
+void check_layer(Layer& layer, Index in_features, Index batch) {
+  latent::Parameter<double> input(test::random_matrix(in_features, batch, 31));
+  auto params = layer.parameters();
+  params.push_back(&input);
+  const Matrix<double> weights = test::random_matrix(layer.out_features(), batch, 32);
+  const auto result = latent::gradcheck(
+      [&](Tape<double>& tape) { return latent::sum(latent::mul(layer(tape.leaf(input)), tape.constant(weights))); }, params);
+  INFO(result.report);
+  REQUIRE(result.passed);
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("layer gradcheck: Dense", "[gradcheck][layer]", latent::Identity, latent::ReLU, latent::LeakyReLU,
+                   latent::Sigmoid, latent::Tanh, latent::Softplus) {
+  for (Index batch : {1, 6}) {
+    CAPTURE(batch);
+    latent::Rng rng(3);
+    latent::Dense<double, TestType> layer(5, 3, rng);
+    layer.bias.value = test::random_matrix(3, 1, 33);
+    check_layer(layer, 5, batch);
+  }
+}
+
+TEST_CASE("layer gradcheck: Mlp", "[gradcheck][layer]") {
+  for (Index batch : {1, 4}) {
+    CAPTURE(batch);
+    latent::Rng rng(4);
+    latent::Mlp<double, latent::Tanh, latent::Identity> mlp({6, 5, 4, 3}, rng);
+    check_layer(mlp, 6, batch);
+  }
+}
+
+TEST_CASE("layer gradcheck: Sequential", "[gradcheck][layer]") {
+  for (Index batch : {1, 4}) {
+    CAPTURE(batch);
+    latent::Rng rng(5);
+    latent::Sequential<latent::Dense<double, latent::Softplus>, latent::Dense<double, latent::Sigmoid>> net(
+        latent::Dense<double, latent::Softplus>(4, 7, rng), latent::Dense<double, latent::Sigmoid>(7, 2, rng));
+    check_layer(net, 4, batch);
+  }
+}
+
+TEST_CASE("stacks enumerate their parameters by name", "[layer]") {
+  latent::Rng rng(6);
+  latent::Mlp<float, latent::ReLU> mlp({784, 400, 20}, rng);
+  const auto named = mlp.named_parameters();
+  REQUIRE(named.size() == 4);
+  REQUIRE(named[0].name == "0.weight");
+  REQUIRE(named[3].name == "1.bias");
+  REQUIRE(named[0].parameter->value.rows() == 400);
+  REQUIRE(named[0].parameter->value.cols() == 784);
+  REQUIRE(mlp.parameter_count() == 784 * 400 + 400 + 400 * 20 + 20);
+  REQUIRE(mlp.in_features() == 784);
+  REQUIRE(mlp.out_features() == 20);
+
+  latent::Sequential<latent::Dense<float>, latent::Dense<float>> seq(latent::Dense<float>(3, 4, rng), latent::Dense<float>(4, 2, rng));
+  const auto seq_named = seq.named_parameters();
+  REQUIRE(seq_named.size() == 4);
+  REQUIRE(seq_named[2].name == "1.weight");
+}
+
+TEST_CASE("layers reject bad sizes and inputs", "[layer]") {
+  latent::Rng rng(7);
+  REQUIRE_THROWS_AS(latent::Mlp<float>({784}, rng), latent::shape_error);
+  REQUIRE_THROWS_AS(latent::Dense<float>(0, 3, rng), latent::shape_error);
+  latent::Dense<float> layer(3, 2, rng);
+  Tape<float> tape;
+  REQUIRE_THROWS_WITH(layer(tape.constant(Matrix<float>::Zero(4, 5))), Catch::Contains("2x3") && Catch::Contains("4x5"));
+}
+
+TEST_CASE("initializers draw the documented scales", "[layer][init]") {
+  latent::Rng rng(8);
+  Matrix<double> w(400, 784);
+  SECTION("GlorotUniform stays within sqrt(6 / (in + out))") {
+    latent::GlorotUniform{}(w, rng);
+    const double limit = std::sqrt(6.0 / (400 + 784));
+    REQUIRE(w.cwiseAbs().maxCoeff() <= limit);
+    REQUIRE(w.cwiseAbs().maxCoeff() > 0.99 * limit);
+  }
+  SECTION("HeNormal has variance 2 / in") {
+    latent::HeNormal{}(w, rng);
+    const double variance = w.array().square().mean();
+    REQUIRE(variance == Approx(2.0 / 784).epsilon(0.02));
+  }
+  SECTION("Normal has the given sigma") {
+    latent::Normal{0.02}(w, rng);
+    REQUIRE(std::sqrt(w.array().square().mean()) == Approx(0.02).epsilon(0.02));
+  }
+  SECTION("Zeros") {
+    latent::Zeros{}(w, rng);
+    REQUIRE(w.isZero());
+  }
+}
+
+TEST_CASE("same seed, same network, bit for bit", "[layer][rng]") {
+  latent::Rng a(42), b(42), c(43);
+  latent::Mlp<float> m1({10, 8, 3}, a), m2({10, 8, 3}, b), m3({10, 8, 3}, c);
+  REQUIRE(m1.parameters()[0]->value == m2.parameters()[0]->value);
+  REQUIRE(m1.parameters()[0]->value != m3.parameters()[0]->value);
+}

@@ -1,0 +1,138 @@
+// Optimizers and clipping against values computed by hand from their papers'
+// equations, and an MLP trained with the core on a real small problem.
+#include <cmath>
+
+#include "helpers.hpp"
+
+using latent::Matrix;
+
+TEST_CASE("Adam's first three updates match the paper's equations", "[optim]") {
+  latent::Parameter<double> p(Matrix<double>::Constant(1, 1, 1.0));
+  latent::Adam<double> adam(0.1, 0.9, 0.999, 1e-8);
+  const double grads[3] = {0.5, -1.0, 2.0};
+  double m = 0, v = 0, w = 1.0;
+  for (int t = 1; t <= 3; ++t) {
+    p.grad(0, 0) = grads[t - 1];
+    adam.step({&p});
+    const double g = grads[t - 1];
+    m = 0.9 * m + 0.1 * g;
+    v = 0.999 * v + 0.001 * g * g;
+    const double m_hat = m / (1 - std::pow(0.9, t)), v_hat = v / (1 - std::pow(0.999, t));
+    w -= 0.1 * m_hat / (std::sqrt(v_hat) + 1e-8);
+    CAPTURE(t);
+    REQUIRE(p.value(0, 0) == Approx(w).epsilon(1e-12));
+  }
+  // Hand values: the first step moves by lr * sign(g) (m_hat / sqrt(v_hat) = 1).
+  REQUIRE(adam.steps() == 3);
+}
+
+TEST_CASE("Adam's first step moves each weight by lr against its gradient's sign", "[optim]") {
+  latent::Parameter<float> p(Matrix<float>::Zero(2, 1));
+  p.grad << 3.0f, -0.25f;
+  latent::Adam<float> adam(0.01f);
+  adam.step({&p});
+  REQUIRE(p.value(0, 0) == Approx(-0.01f));
+  REQUIRE(p.value(1, 0) == Approx(0.01f));
+}
+
+TEST_CASE("Adam's decoupled weight decay shrinks weights without a gradient", "[optim]") {
+  latent::Parameter<double> p(Matrix<double>::Constant(1, 1, 2.0));
+  latent::Adam<double> adam(0.1, 0.9, 0.999, 1e-8, 0.5);
+  p.grad.setZero();
+  adam.step({&p});
+  REQUIRE(p.value(0, 0) == Approx(2.0 * (1 - 0.1 * 0.5)));
+}
+
+TEST_CASE("Sgd with and without momentum", "[optim]") {
+  latent::Parameter<double> p(Matrix<double>::Constant(1, 1, 1.0));
+  SECTION("plain") {
+    latent::Sgd<double> sgd(0.5);
+    p.grad(0, 0) = 2.0;
+    sgd.step({&p});
+    REQUIRE(p.value(0, 0) == Approx(0.0));
+  }
+  SECTION("heavy ball: v = mu v + g; w -= lr v") {
+    latent::Sgd<double> sgd(0.1, 0.9);
+    p.grad(0, 0) = 1.0;
+    sgd.step({&p});
+    sgd.step({&p});
+    REQUIRE(p.value(0, 0) == Approx(1.0 - 0.1 * 1.0 - 0.1 * 1.9));
+  }
+  SECTION("Nesterov: w -= lr (g + mu v)") {
+    latent::Sgd<double> sgd(0.1, 0.9, true);
+    p.grad(0, 0) = 1.0;
+    sgd.step({&p});
+    REQUIRE(p.value(0, 0) == Approx(1.0 - 0.1 * (1.0 + 0.9)));
+  }
+}
+
+TEST_CASE("an optimizer refuses a parameter list it was not bound to", "[optim]") {
+  latent::Parameter<float> a(2, 2), b(3, 1);
+  latent::Adam<float> adam;
+  adam.step({&a});
+  REQUIRE_THROWS_AS(adam.step({&a, &b}), latent::shape_error);
+  REQUIRE_THROWS_WITH(adam.step({&b}), Catch::Contains("3x1") && Catch::Contains("2x2"));
+}
+
+TEST_CASE("clip_grad_norm", "[optim]") {
+  latent::Parameter<double> a(1, 2), b(1, 1);
+  SECTION("leaves a small gradient untouched") {
+    a.grad << 0.3, 0.4;
+    b.grad << 0.0;
+    REQUIRE(latent::clip_grad_norm<double>({&a, &b}, 5.0) == Approx(0.5));
+    REQUIRE(a.grad(0, 0) == 0.3);
+    REQUIRE(a.grad(0, 1) == 0.4);
+  }
+  SECTION("scales a large one to exactly the norm") {
+    a.grad << 30, 40;
+    b.grad << 120;
+    REQUIRE(latent::clip_grad_norm<double>({&a, &b}, 5.0) == Approx(130.0));
+    REQUIRE(latent::grad_norm<double>({&a, &b}) == Approx(5.0).epsilon(1e-12));
+    REQUIRE(a.grad(0, 0) == Approx(30.0 * 5 / 130));
+  }
+}
+
+namespace {
+
+// Two interleaving half-moons, 2 x n points, labels 0/1, with noise.
+void two_moons(latent::Index n, latent::Rng& rng, Matrix<float>& points, Matrix<float>& labels) {
+  points.resize(2, n);
+  labels.resize(1, n);
+  for (latent::Index i = 0; i < n; ++i) {
+    const bool upper = i % 2 == 0;
+    const double angle = M_PI * rng.uniform();
+    const double x = upper ? std::cos(angle) : 1 - std::cos(angle);
+    const double y = upper ? std::sin(angle) : 0.5 - std::sin(angle);
+    points(0, i) = static_cast<float>(x + 0.1 * rng.normal());
+    points(1, i) = static_cast<float>(y + 0.1 * rng.normal());
+    labels(0, i) = upper ? 1.0f : 0.0f;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("an MLP trained with the core separates two moons (>= 97% training accuracy)", "[optim][training]") {
+  latent::Rng rng(2024);
+  Matrix<float> points, labels;
+  two_moons(512, rng, points, labels);
+  latent::Mlp<float, latent::Tanh, latent::Identity> net({2, 32, 32, 1}, rng);
+  latent::Adam<float> adam(0.01f);
+  const auto params = net.parameters();
+  latent::Tape<float> tape;
+  float first_loss = 0, loss_value = 0;
+  for (int step = 0; step < 600; ++step) {
+    tape.reset();
+    auto loss = latent::bce_with_logits(net(tape.constant(points)), tape.constant(labels));
+    tape.backward(loss);
+    adam.step(params);
+    latent::zero_grad(params);
+    loss_value = loss.item();
+    if (step == 0) first_loss = loss_value;
+  }
+  tape.reset();
+  const Matrix<float> logits = net(tape.constant(points)).value();
+  const double accuracy = ((logits.array() > 0).cast<float>() == labels.array()).cast<double>().mean();
+  INFO("loss " << first_loss << " -> " << loss_value << ", accuracy " << accuracy);
+  REQUIRE(loss_value < 0.25f * first_loss);
+  REQUIRE(accuracy >= 0.97);
+}
