@@ -3,6 +3,8 @@
 #pragma once
 
 #include "latent/autodiff/autodiff.hpp"
+#include "latent/data/dataset.hpp"
+#include "latent/data/idx.hpp"
 #include "latent/error.hpp"
 #include "latent/matrix.hpp"
 #include "latent/nn/activation.hpp"
