@@ -1,0 +1,156 @@
+// vae_mnist: trains a variational autoencoder on MNIST-format data (MNIST or
+// Fashion-MNIST) and writes what it learned: reconstructions, prior samples,
+// an interpolation, the per-epoch history, and optionally N samples as an
+// IDX file and the importance-weighted test log-likelihood.
+#include <CLI/CLI.hpp>
+#include <latent/latent.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+namespace {
+
+struct Flags {
+  std::string data = "data/mnist";
+  int epochs = 10;
+  latent::Index batch = 128;
+  latent::Index hidden = 400;
+  latent::Index latent_size = 20;
+  float lr = 1e-3f;
+  std::string schedule = "cosine";
+  double beta = 1.0;
+  std::uint64_t seed = 1;
+  int threads = 1;
+  std::string out;
+  std::string samples_out;
+  latent::Index samples = 10000;
+  int iw = 0;
+  std::string checkpoint;
+  std::string resume;
+};
+
+using Encoder = latent::GaussianEncoder<latent::Mlp<float, latent::ReLU>>;
+using Decoder = latent::Decoder<latent::Mlp<float, latent::ReLU, latent::Identity>>;
+using Model = latent::Vae<Encoder, Decoder, latent::Bernoulli>;
+using Trainer = latent::VaeTrainer<Model>;
+
+// Pictures of what the model does now, in out/: 64 test images beside their
+// reconstructions, 64 prior samples, and a walk between two test codes.
+void write_pictures(Model& vae, const latent::data::Dataset& test, const std::filesystem::path& out, std::uint64_t seed) {
+  using latent::data::PixelRange;
+  const latent::Index side = test.rows();
+  std::vector<latent::Index> first(64);
+  for (latent::Index i = 0; i < 64; ++i) first[static_cast<std::size_t>(i)] = i;
+  const latent::Matrix<float> inputs = test.batch<float>(first);
+  latent::data::write_png_grid((out / "reconstructions.png").string(),
+                               latent::data::interleave_columns(inputs, vae.reconstruct(inputs)), side, test.cols(), 8, 16,
+                               PixelRange::zero_to_one);
+  latent::Rng rng(seed);
+  latent::data::write_png_grid((out / "samples.png").string(), vae.sample(64, rng), side, test.cols(), 8, 8,
+                               PixelRange::zero_to_one);
+  const latent::Matrix<float> codes = vae.encode(inputs.leftCols(2));
+  latent::data::write_png_grid((out / "interpolation.png").string(), vae.interpolate(codes.col(0), codes.col(1), 10), side,
+                               test.cols(), 1, 10, PixelRange::zero_to_one);
+}
+
+std::string json_number(double v) { return std::isfinite(v) ? std::to_string(v) : "null"; }
+
+int run(const Flags& flags) {
+  latent::set_num_threads(flags.threads);
+  const auto mnist = latent::data::load_mnist(flags.data);
+  latent::Rng init_rng(flags.seed);
+  Encoder encoder({mnist.train.features(), flags.hidden}, flags.latent_size, init_rng);
+  Decoder decoder({flags.latent_size, flags.hidden, mnist.train.features()}, init_rng);
+  Model vae(std::move(encoder), std::move(decoder));
+
+  Trainer::Options options;
+  options.objective.beta = flags.beta;
+  options.seed = flags.seed;
+  const auto steps_per_epoch = (mnist.train.size() + flags.batch - 1) / flags.batch;
+  if (flags.schedule == "cosine") options.lr_schedule = latent::CosineDecay{flags.lr, flags.epochs * steps_per_epoch};
+  Trainer trainer(vae, latent::Adam<float>(flags.lr), options);
+
+  if (!flags.resume.empty()) {
+    trainer.load_checkpoint(flags.resume);
+    std::cout << "resumed from " << flags.resume << " after epoch " << trainer.epochs_done() << "; training epochs "
+              << trainer.epochs_done() + 1 << ".." << flags.epochs << "\n";
+  }
+  const std::filesystem::path out = flags.out;
+  if (!flags.out.empty()) std::filesystem::create_directories(out);
+  latent::History history;
+  trainer.on_epoch_end([&](const latent::EpochRecord& record) {
+    history.add(record);
+    if (!flags.checkpoint.empty()) trainer.save_checkpoint(flags.checkpoint);
+    if (!flags.out.empty()) {
+      write_pictures(vae, mnist.test, out, flags.seed);
+      history.write_csv((out / "history.csv").string());
+    }
+  });
+
+  latent::FitOptions fit;
+  fit.epochs = flags.epochs;
+  fit.batch_size = flags.batch;
+  fit.shuffle_seed = flags.seed;
+  trainer.fit(mnist.train, mnist.test, fit);
+
+  if (!flags.samples_out.empty()) {
+    latent::Rng sample_rng(flags.seed + 1);
+    latent::data::write_samples_idx(flags.samples_out, vae.sample(flags.samples, sample_rng), mnist.test.rows(),
+                                    mnist.test.cols(), latent::data::PixelRange::zero_to_one);
+    std::cout << "wrote " << flags.samples << " samples to " << flags.samples_out << "\n";
+  }
+  double iw_ll = std::nan("");
+  if (flags.iw > 0) {
+    latent::Rng iw_rng(flags.seed + 2);
+    iw_ll = latent::importance_weighted_log_likelihood(vae, mnist.test, flags.iw, iw_rng);
+    std::cout << "importance-weighted test log-likelihood (K = " << flags.iw << "): " << iw_ll << " nats\n";
+  }
+
+  std::ostringstream json;
+  json << "{\"model\":\"vae\",\"epochs\":" << trainer.epochs_done();
+  json << ",\"train_loss\":" << json_number(history.empty() ? std::nan("") : history.back().get("train_loss"));
+  json << ",\"test_loss\":" << json_number(history.empty() ? std::nan("") : history.back().get("test_loss"));
+  json << ",\"epoch_seconds\":[";
+  for (std::size_t i = 0; i < history.epochs().size(); ++i)
+    json << (i ? "," : "") << json_number(history.epochs()[i].get("seconds"));
+  json << "],\"iw_ll\":" << json_number(iw_ll) << "}";
+  std::cout << json.str() << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  CLI::App app{"Trains a variational autoencoder (784-400-20 by default, Bernoulli decoder) on MNIST-format data.\n"
+               "The last line printed is one JSON object with the figures."};
+  app.add_option("--data", flags.data, "folder with the four MNIST IDX files, raw or .gz")->capture_default_str();
+  app.add_option("--epochs", flags.epochs, "total epochs (a resumed run trains the epochs after its checkpoint)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--batch", flags.batch, "batch size")->capture_default_str()->check(CLI::Range(1, 1 << 20));
+  app.add_option("--hidden", flags.hidden, "hidden layer width")->capture_default_str()->check(CLI::Range(1, 1 << 16));
+  app.add_option("--latent", flags.latent_size, "latent dimensions")->capture_default_str()->check(CLI::Range(1, 1 << 16));
+  app.add_option("--lr", flags.lr, "Adam learning rate (peak, with --schedule cosine)")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--schedule", flags.schedule, "learning-rate schedule: cosine (decay to 0 over the run) or constant")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cosine", "constant"}));
+  app.add_option("--beta", flags.beta, "weight of the KL term (beta-VAE)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--seed", flags.seed, "seed of initialization, shuffling and noise")->capture_default_str();
+  app.add_option("--threads", flags.threads, "threads for matrix products")->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_option("--out", flags.out, "folder for PNG pictures and history.csv (written after every epoch)");
+  app.add_option("--samples-out", flags.samples_out, "write prior samples to this IDX3 ubyte file at the end");
+  app.add_option("--samples", flags.samples, "number of samples for --samples-out")->capture_default_str()->check(CLI::Range(1, 10000000));
+  app.add_option("--iw", flags.iw, "report the importance-weighted test log-likelihood with K samples")->check(CLI::Range(1, 100000));
+  app.add_option("--checkpoint", flags.checkpoint, "save a checkpoint here after every epoch (atomically)");
+  app.add_option("--resume", flags.resume, "resume training from this checkpoint");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    return run(flags);
+  } catch (const std::exception& e) {
+    std::cerr << "vae_mnist: " << e.what() << std::endl;
+    return 1;
+  }
+}

@@ -1,0 +1,53 @@
+// latent/nn/encoder.hpp: the Gaussian encoder of a VAE: a body (any layer
+// stack) followed by two linear heads giving the mean and the log-variance of
+// q(z | x), each latent x batch.
+#pragma once
+
+#include <utility>
+#include <vector>
+
+#include "latent/nn/dense.hpp"
+
+namespace latent {
+
+template <class Body>
+class GaussianEncoder : public Module<GaussianEncoder<Body>, typename Body::Scalar> {
+ public:
+  using S = typename Body::Scalar;
+
+  struct Output {
+    Var<S> mu;
+    Var<S> logvar;
+  };
+
+  GaussianEncoder(Body body, Index latent, Rng& rng)
+      : body_(std::move(body)), mu_(body_.out_features(), latent, rng), logvar_(body_.out_features(), latent, rng) {}
+
+  /// Builds the body from its sizes ({784, 400}: data -> hidden), then the heads.
+  GaussianEncoder(const std::vector<Index>& body_sizes, Index latent, Rng& rng)
+      : GaussianEncoder(Body(body_sizes, rng), latent, rng) {}
+
+  Output operator()(Var<S> x) {
+    Var<S> hidden = body_(x);
+    return {mu_(hidden), logvar_(hidden)};
+  }
+
+  Index in_features() const { return body_.in_features(); }
+  Index latent_dim() const { return mu_.out_features(); }
+  Body& body() { return body_; }
+
+  NamedParameterList<S> named_parameters() {
+    NamedParameterList<S> named;
+    append_prefixed(named, "body", body_.named_parameters());
+    append_prefixed(named, "mu", mu_.named_parameters());
+    append_prefixed(named, "logvar", logvar_.named_parameters());
+    return named;
+  }
+
+ private:
+  Body body_;
+  Dense<S> mu_;
+  Dense<S> logvar_;
+};
+
+}  // namespace latent

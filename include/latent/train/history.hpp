@@ -1,0 +1,107 @@
+// latent/train/history.hpp: what a training run records: one row per epoch of
+// named figures (losses, their parts, gradient norms, seconds), written as CSV.
+#pragma once
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "latent/error.hpp"
+
+namespace latent {
+
+struct EpochRecord {
+  int epoch = 0;
+  std::vector<std::pair<std::string, double>> values;
+
+  void set(const std::string& name, double value) {
+    for (auto& entry : values)
+      if (entry.first == name) {
+        entry.second = value;
+        return;
+      }
+    values.emplace_back(name, value);
+  }
+
+  /// The named figure, or NaN when this epoch did not record it.
+  double get(const std::string& name) const {
+    for (const auto& entry : values)
+      if (entry.first == name) return entry.second;
+    return std::nan("");
+  }
+};
+
+class History {
+ public:
+  void add(EpochRecord record) { epochs_.push_back(std::move(record)); }
+  const std::vector<EpochRecord>& epochs() const { return epochs_; }
+  bool empty() const { return epochs_.empty(); }
+  const EpochRecord& back() const { return epochs_.back(); }
+
+  /// One header line (epoch, then the figures in first-seen order), one line per epoch.
+  void write_csv(const std::string& path) const {
+    std::vector<std::string> columns;
+    for (const auto& record : epochs_)
+      for (const auto& entry : record.values) {
+        bool known = false;
+        for (const auto& c : columns) known = known || c == entry.first;
+        if (!known) columns.push_back(entry.first);
+      }
+    std::ofstream out(path);
+    if (!out) throw io_error(path + ": cannot open for writing");
+    out << "epoch";
+    for (const auto& c : columns) out << "," << c;
+    out << "\n";
+    for (const auto& record : epochs_) {
+      out << record.epoch;
+      for (const auto& c : columns) {
+        const double v = record.get(c);
+        out << ",";
+        if (!std::isnan(v)) out << v;
+      }
+      out << "\n";
+    }
+    if (!out) throw io_error(path + ": write failed");
+  }
+
+ private:
+  std::vector<EpochRecord> epochs_;
+};
+
+/// Running means of named figures over an epoch's steps.
+class RunningMeans {
+ public:
+  void add(const std::string& name, double value, double weight = 1) {
+    for (auto& entry : sums_)
+      if (entry.name == name) {
+        entry.sum += value * weight;
+        entry.weight += weight;
+        return;
+      }
+    sums_.push_back({name, value * weight, weight});
+  }
+
+  double mean(const std::string& name) const {
+    for (const auto& entry : sums_)
+      if (entry.name == name) return entry.sum / entry.weight;
+    return std::nan("");
+  }
+
+  void write_to(EpochRecord& record, const std::string& prefix = "") const {
+    for (const auto& entry : sums_) record.set(prefix + entry.name, entry.sum / entry.weight);
+  }
+
+  void clear() { sums_.clear(); }
+
+ private:
+  struct Sum {
+    std::string name;
+    double sum, weight;
+  };
+  std::vector<Sum> sums_;
+};
+
+}  // namespace latent
