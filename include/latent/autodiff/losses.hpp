@@ -34,6 +34,19 @@ auto gaussian_nll(const X& x, const M& mean, const V& logvar) {
   return S(0.5) * (log_two_pi + logvar + (x - mean).square() * (-logvar).exp());
 }
 
+/// log softmax of each column (classes x batch), stable: l - max - log sum e^{l - max}.
+template <class Derived>
+Matrix<typename Derived::Scalar> log_softmax(const Eigen::MatrixBase<Derived>& logits) {
+  using S = typename Derived::Scalar;
+  Matrix<S> result = logits;
+  for (Index j = 0; j < result.cols(); ++j) {
+    auto column = result.col(j).array();
+    const S largest = column.maxCoeff();
+    column -= largest + std::log((column - largest).exp().sum());
+  }
+  return result;
+}
+
 }  // namespace formula
 
 namespace detail {
@@ -64,6 +77,49 @@ Var<S> bce_with_logits(Var<S> logits, Var<S> targets) {
   const auto l = logits.value().array();
   node.cache = l.logistic().matrix();
   node.value(0, 0) = formula::bce_with_logits(l, targets.value().array()).sum() * detail::inverse_batch(logits);
+  return out;
+}
+
+/// Softmax cross-entropy -sum_c t_c log softmax(l)_c: sum over the class rows,
+/// mean over columns -> 1x1. logits and targets are classes x batch; targets
+/// are one-hot (or any weights per column). Log-sum-exp is taken after
+/// subtracting each column's largest logit, so no logit overflows. The
+/// softmax and the targets' column sums are saved for the backward:
+/// dl = softmax(l) sum_c t_c - t.
+template <class S>
+Var<S> softmax_cross_entropy(Var<S> logits, Var<S> targets) {
+  detail::require_same_tape("softmax_cross_entropy", logits, targets);
+  detail::require_same_shape("softmax_cross_entropy", logits, targets);
+  Tape<S>& tape = logits.tape();
+  Var<S> out = tape.record(1, 1, {logits, targets}, [](Tape<S>& t, Node<S>& n) {
+    const S g = n.grad(0, 0) * detail::inverse_batch(Var<S>(&t, n.parents[0]));
+    const Index classes = n.cache.rows() - 1;
+    const Matrix<S>& target = t.parent_value(n, 1);
+    if (t.parent_requires_grad(n, 0)) {
+      const auto softmax = n.cache.topRows(classes).array();
+      const auto target_sums = n.cache.row(classes).array();
+      t.accumulate(n, 0, (g * (softmax.rowwise() * target_sums - target.array())).matrix());
+    }
+    if (t.parent_requires_grad(n, 1)) t.accumulate(n, 1, (-g) * formula::log_softmax(t.parent_value(n, 0)));
+  });
+  Node<S>& node = tape.node(out);
+  const Matrix<S>& l = logits.value();
+  const Matrix<S>& target = targets.value();
+  // cache = [softmax(l); column sums of t], reused step after step.
+  node.cache.resize(l.rows() + 1, l.cols());
+  S total = 0;
+  for (Index j = 0; j < l.cols(); ++j) {
+    const auto column = l.col(j).array();
+    const S largest = column.maxCoeff();
+    auto softmax = node.cache.col(j).head(l.rows()).array();
+    softmax = (column - largest).exp();
+    const S normalizer = softmax.sum();
+    softmax /= normalizer;
+    node.cache(l.rows(), j) = target.col(j).sum();
+    // -sum_c t_c (l_c - largest - log normalizer)
+    total -= (target.col(j).array() * (column - largest - std::log(normalizer))).sum();
+  }
+  node.value(0, 0) = total * detail::inverse_batch(logits);
   return out;
 }
 

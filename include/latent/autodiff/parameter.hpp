@@ -16,6 +16,10 @@ template <class S>
 struct Parameter {
   Matrix<S> value;
   Matrix<S> grad;  ///< same shape as value; backward adds to it, zero_grad clears it
+  /// When false, a tape reads the value as usual but records a leaf that takes
+  /// no gradient: ops skip the products that would only feed it (a GAN's
+  /// discriminator during the generator's step). See FrozenParameters.
+  bool requires_grad = true;
 
   Parameter() = default;
   explicit Parameter(Matrix<S> initial) : value(std::move(initial)), grad(Matrix<S>::Zero(value.rows(), value.cols())) {}
@@ -51,6 +55,28 @@ template <class S>
 void zero_grad(const ParameterList<S>& params) {
   for (auto* p : params) p->zero_grad();
 }
+
+/// Sets requires_grad on every parameter of a list.
+template <class S>
+void set_requires_grad(const ParameterList<S>& params, bool requires_grad) {
+  for (auto* p : params) p->requires_grad = requires_grad;
+}
+
+/// Freezes a parameter list for a scope: recordings made meanwhile read the
+/// parameters but give them no gradient (and skip computing one). When the
+/// scope ends, on every path out of it, they require gradients again (keep
+/// parameters frozen for good out of the list). Allocates nothing.
+template <class S>
+class FrozenParameters {
+ public:
+  explicit FrozenParameters(const ParameterList<S>& params) : params_(params) { set_requires_grad(params_, false); }
+  ~FrozenParameters() { set_requires_grad(params_, true); }
+  FrozenParameters(const FrozenParameters&) = delete;
+  FrozenParameters& operator=(const FrozenParameters&) = delete;
+
+ private:
+  const ParameterList<S>& params_;
+};
 
 /// Total number of scalars in a parameter list.
 template <class S>

@@ -6,7 +6,9 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <initializer_list>
 #include <string>
@@ -112,9 +114,10 @@ class Tape {
     return Var<S>(this, count_ - 1);
   }
 
-  /// A parameter's leaf: reads its value in place, adds into its gradient.
+  /// A parameter's leaf: reads its value in place, adds into its gradient
+  /// (unless the parameter is frozen: parameter.requires_grad == false).
   Var<S> leaf(Parameter<S>& parameter) {
-    Node<S>& node = allocate(true);
+    Node<S>& node = allocate(parameter.requires_grad);
     node.parameter = &parameter;
     return Var<S>(this, count_ - 1);
   }
@@ -146,7 +149,7 @@ class Tape {
 
   const Matrix<S>& grad(Index i) const {
     const Node<S>& n = node(i);
-    if (n.parameter) return n.parameter->grad;
+    if (n.parameter && n.requires_grad) return n.parameter->grad;
     if (!n.has_grad) throw error("Var::grad: no gradient reached this node (call backward on a loss that depends on it)");
     return n.grad;
   }
@@ -199,7 +202,14 @@ class Tape {
   void reset() {
     count_ = 0;
     backward_done_ = false;
+    recording_ = next_recording_id();
   }
+
+  /// Which recording this is: an id no other recording in the process has
+  /// (of this tape or any other), renewed by every reset(). A layer can key
+  /// work shared by several calls within one recording (a spectrally
+  /// normalized weight applied to real and to generated batches alike).
+  std::uint64_t recording() const { return recording_; }
 
   /// Number of nodes recorded since the last reset.
   Index size() const { return count_; }
@@ -231,6 +241,12 @@ class Tape {
   std::vector<Node<S>> nodes_;  // the arena: slots are reused after reset()
   Index count_ = 0;
   bool backward_done_ = false;
+  std::uint64_t recording_ = next_recording_id();
+
+  static std::uint64_t next_recording_id() {
+    static std::atomic<std::uint64_t> last{0};
+    return ++last;
+  }
 };
 
 template <class S>

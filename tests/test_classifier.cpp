@@ -1,0 +1,117 @@
+// The classifier side of judging samples: softmax cross-entropy (gradient,
+// formula, stability), a Classifier that learns, classify() over matrices and
+// datasets, class histograms, and the nearest-neighbour labeller.
+#include <cmath>
+
+#include "helpers.hpp"
+#include <latent/metrics/classifier.hpp>
+
+using latent::Index;
+using latent::Matrix;
+using latent::Tape;
+using latent::Var;
+
+namespace {
+
+// n points in 2-D around one of three centres, as 1x2 byte "images"; label = centre.
+latent::data::Dataset three_blobs(Index n, std::uint64_t seed) {
+  latent::Rng rng(seed);
+  const double centres[3][2] = {{50, 50}, {200, 60}, {120, 210}};
+  std::vector<std::uint8_t> pixels(static_cast<std::size_t>(2 * n)), labels(static_cast<std::size_t>(n));
+  for (Index i = 0; i < n; ++i) {
+    const auto c = rng.below(3);
+    labels[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(c);
+    for (int d = 0; d < 2; ++d)
+      pixels[static_cast<std::size_t>(2 * i + d)] = static_cast<std::uint8_t>(std::lround(centres[c][d] + 12 * rng.normal()));
+  }
+  return latent::data::Dataset(std::move(pixels), std::move(labels), 1, 2);
+}
+
+}  // namespace
+
+TEST_CASE("gradcheck: softmax_cross_entropy w.r.t. logits and targets", "[gradcheck][loss]") {
+  for (Index batch : {1, 5}) {
+    CAPTURE(batch);
+    Matrix<double> one_hot = Matrix<double>::Zero(4, batch);
+    for (Index j = 0; j < batch; ++j) one_hot((j * 3) % 4, j) = 1;
+    const Matrix<double> weights = test::random_matrix(4, batch, 41, 0.1, 1.0);  // columns need not sum to 1
+    for (const Matrix<double>& targets : {one_hot, weights}) {
+      REQUIRE_GRADCHECK(latent::gradcheck(
+          [](Tape<double>&, const std::vector<Var<double>>& v) { return latent::softmax_cross_entropy(v[0], v[1]); },
+          {test::random_matrix(4, batch, 42, -3, 3), targets}));
+    }
+  }
+}
+
+TEST_CASE("softmax_cross_entropy matches its formula and stays finite at huge logits", "[loss]") {
+  Tape<double> tape;
+  Matrix<double> logits(3, 2);
+  logits << 1, 1e4, 2, -1e4, 3, 0;
+  Matrix<double> targets(3, 2);
+  targets << 0, 1, 0, 0, 1, 0;
+  const double loss = latent::softmax_cross_entropy(tape.constant(logits), tape.constant(targets)).item();
+  const double first = -(3 - std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0)));
+  const double second = 0;  // softmax puts all its mass on the 1e4 logit, the target class
+  REQUIRE(loss == Approx((first + second) / 2).epsilon(1e-12));
+  REQUIRE(latent::formula::log_softmax(logits).allFinite());
+  REQUIRE_THROWS_AS(latent::softmax_cross_entropy(tape.constant(logits), tape.constant(targets.topRows(2))),
+                    latent::shape_error);
+}
+
+TEST_CASE("a Classifier trained with softmax cross-entropy separates three blobs; classify reports on it",
+          "[classifier][training]") {
+  const auto train = three_blobs(600, 1), test_set = three_blobs(300, 2);
+  latent::Rng rng(3);
+  using Model = latent::Classifier<latent::Mlp<float, latent::ReLU>>;
+  Model classifier({2, 16}, 3, rng);
+  REQUIRE(classifier.feature_dim() == 16);
+  REQUIRE(classifier.classes() == 3);
+  REQUIRE(classifier.named_parameters().back().name == "head.bias");
+  latent::Adam<float> adam(1e-2f);
+  const auto params = classifier.parameters();
+  Tape<float> tape;
+  latent::data::BatchSampler sampler(train.size(), 50, latent::data::Shuffle{4});
+  for (int epoch = 0; epoch < 30; ++epoch)
+    for (const latent::data::Batch& batch : sampler.epoch(static_cast<std::uint64_t>(epoch))) {
+      tape.reset();
+      Var<float> x = tape.constant(train.features(), batch.size());
+      train.fill_batch(tape.value_of(x), batch);
+      Var<float> targets = tape.constant(Matrix<float>::Zero(3, batch.size()));
+      for (Index j = 0; j < batch.size(); ++j) tape.value_of(targets)(train.label(batch[j]), j) = 1;
+      tape.backward(latent::softmax_cross_entropy(classifier(x), targets));
+      adam.step(params);
+      latent::zero_grad(params);
+    }
+  const auto result = latent::classify(classifier, test_set, 64);  // batches that do not divide the set
+  REQUIRE(result.features.rows() == 16);
+  REQUIRE(result.features.cols() == 300);
+  REQUIRE(result.accuracy(test_set.labels()) > 0.97);
+  REQUIRE(result.mean_confidence() > 0.8);
+  REQUIRE(result.mean_confidence() <= 1.0);
+  REQUIRE(result.histogram(3).entropy() > 0.9 * std::log(3.0));
+  // The same images as a matrix give the same answers; classify leaves the parameters trainable.
+  const auto from_matrix = latent::classify(classifier, test_set.batch<float>(std::vector<Index>{0, 1, 2, 3}));
+  REQUIRE(from_matrix.predictions == std::vector<int>(result.predictions.begin(), result.predictions.begin() + 4));
+  REQUIRE(from_matrix.features.isApprox(result.features.leftCols(4)));
+  for (const auto* p : params) REQUIRE(p->requires_grad);
+}
+
+TEST_CASE("ClassHistogram: counts, fractions and entropy in nats", "[classifier]") {
+  const auto even = latent::ClassHistogram::of(std::vector<int>{0, 1, 2, 3, 0, 1, 2, 3}, 4);
+  REQUIRE(even.entropy() == Approx(std::log(4.0)));
+  REQUIRE(even.fraction(2) == 0.25);
+  const auto collapsed = latent::ClassHistogram::of(std::vector<int>{1, 1, 1}, 4);
+  REQUIRE(collapsed.entropy() == 0.0);
+  REQUIRE_THROWS_AS(latent::ClassHistogram::of(std::vector<int>{4}, 4), latent::error);
+}
+
+TEST_CASE("NearestNeighbour labels by the closest reference", "[classifier]") {
+  Matrix<float> references(2, 3);
+  references << 0, 10, 0, 0, 0, 10;
+  const latent::NearestNeighbour<float> nearest(references, {7, 8, 9});
+  Matrix<float> queries(2, 4);
+  queries << 1, 9, -1, 2, 1, 1, 8, 3;
+  REQUIRE(nearest(queries) == std::vector<int>{7, 8, 9, 7});
+  REQUIRE_THROWS_AS(nearest(Matrix<float>::Zero(3, 1)), latent::shape_error);
+  REQUIRE_THROWS_AS(latent::NearestNeighbour<float>(references, {1, 2}), latent::shape_error);
+}
