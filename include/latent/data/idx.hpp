@@ -69,6 +69,8 @@ struct IdxArray {
   static constexpr std::array<IdxType, 6> kTypes{IdxType::u8,  IdxType::i8,  IdxType::i16,
                                                  IdxType::i32, IdxType::f32, IdxType::f64};
 
+  static_assert(kTypes.size() == std::variant_size_v<Values>);
+
   std::vector<std::size_t> dims;
   Values values;
 
@@ -142,21 +144,19 @@ void IdxArray::check_holds() const {
 
 namespace detail {
 
-/// The IdxArray alternative for a type code, or false if the code is none of them.
+template <std::size_t... I>
+void emplace_alternative(std::size_t index, IdxArray::Values& out, std::index_sequence<I...>) {
+  ((index == I ? (out.emplace<I>(), 0) : 0), ...);
+}
+
+/// Sets `out` to the empty vector of the element type `code`; false if the code is no IDX type.
 inline bool empty_values_for(std::uint8_t code, IdxArray::Values& out) {
-  for (std::size_t i = 0; i < IdxArray::kTypes.size(); ++i) {
-    if (static_cast<std::uint8_t>(IdxArray::kTypes[i]) != code) continue;
-    switch (i) {
-      case 0: out.emplace<0>(); break;
-      case 1: out.emplace<1>(); break;
-      case 2: out.emplace<2>(); break;
-      case 3: out.emplace<3>(); break;
-      case 4: out.emplace<4>(); break;
-      default: out.emplace<5>(); break;
-    }
-    return true;
-  }
-  return false;
+  const auto& types = IdxArray::kTypes;
+  const auto found = std::find(types.begin(), types.end(), static_cast<IdxType>(code));
+  if (found == types.end()) return false;
+  emplace_alternative(static_cast<std::size_t>(found - types.begin()), out,
+                      std::make_index_sequence<std::variant_size_v<IdxArray::Values>>{});
+  return true;
 }
 
 inline std::string hex_byte(unsigned value) {
