@@ -22,6 +22,7 @@ using latent::Checkpoint;
 using latent::Checkpointer;
 using latent::Matrix;
 using Bytes = std::vector<std::uint8_t>;
+using namespace std::string_literals;
 
 namespace {
 
@@ -177,7 +178,7 @@ TEST_CASE("checkpoint: every kind of entry survives a round trip bit for bit", "
   original.set_integer("min", std::numeric_limits<std::int64_t>::min());
   original.set_integer("max", std::numeric_limits<std::int64_t>::max());
   original.set_words("words", {0, ~std::uint64_t{0}, 0x0123456789abcdefULL});
-  original.set_text("text", std::string("zero\0byte and \xc3\xa9", 18));
+  original.set_text("text", "zero\0byte and \xc3\xa9"s);
 
   auto check = [&](const Checkpoint& copy) {
     REQUIRE(copy.names() == original.names());
@@ -440,6 +441,11 @@ TEST_CASE("checkpoint: malformed entries behind a valid checksum are refused bef
     payload.u8(1).name("huge").u8(2).u64(std::uint64_t{1} << 62).u64(1 << 20);
     REQUIRE_THAT(refuse(file_with_entries(1, payload)), Contains("crafted") && Contains("truncated") && Contains("huge"));
   }
+  SECTION("an empty tensor with a dimension beyond Eigen's index") {
+    FileBuilder payload;
+    payload.u8(1).name("wide").u8(1).u64(0).u64(std::uint64_t{1} << 63);
+    REQUIRE_THAT(refuse(file_with_entries(1, payload)), Contains("'wide' has a dimension beyond"));
+  }
   SECTION("more words than the bytes present") {
     FileBuilder payload;
     payload.u8(3).name("rng").u64(~std::uint64_t{0});
@@ -459,6 +465,11 @@ TEST_CASE("checkpoint: malformed entries behind a valid checksum are refused bef
     FileBuilder payload;
     payload.u8(2).name("epoch").u64(1).u8(2).name("epoch").u64(2);
     REQUIRE_THAT(refuse(file_with_entries(2, payload)), Contains("'epoch' appears twice"));
+  }
+  SECTION("names out of order") {
+    FileBuilder payload;
+    payload.u8(2).name("step").u64(1).u8(2).name("epoch").u64(2);
+    REQUIRE_THAT(refuse(file_with_entries(2, payload)), Contains("'epoch' is out of name order (after 'step')"));
   }
   SECTION("an empty name") {
     FileBuilder payload;

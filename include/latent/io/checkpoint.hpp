@@ -22,7 +22,9 @@
 //              3 words:   u64 count, count u64 words
 //              4 text:    u64 size, bytes
 //   trailer  u32 CRC32 (zlib's) of every byte before it
-// Entries are written in name order, so equal checkpoints are equal files.
+// Entries are in strictly increasing name order (bytewise), so equal
+// checkpoints are equal files, and a file that parses is exactly what
+// to_bytes() writes for its contents.
 #pragma once
 
 #include <fcntl.h>
@@ -440,13 +442,19 @@ class Checkpoint {
               " allowed)");
     const std::uint8_t* name_bytes = in.raw(name_size, "name");
     std::string name(reinterpret_cast<const char*>(name_bytes), name_size);
-    if (contains(name)) in.fail("entry '" + name + "' appears twice");
+    // Names in strictly increasing order make the encoding canonical: a file
+    // that parses is byte for byte what to_bytes() writes for its contents.
+    if (!entries_.empty()) {
+      const std::string& previous = entries_.rbegin()->first;
+      if (name == previous) in.fail("entry '" + name + "' appears twice");
+      if (name < previous) in.fail("entry '" + name + "' is out of name order (after '" + previous + "')");
+    }
     switch (kind) {
       case Kind::tensor:
-        entries_.emplace(std::move(name), read_tensor(in, name));
+        entries_.emplace_hint(entries_.end(), std::move(name), read_tensor(in, name));
         return;
       case Kind::integer:
-        entries_.emplace(std::move(name), static_cast<std::int64_t>(in.u64("integer")));
+        entries_.emplace_hint(entries_.end(), std::move(name), static_cast<std::int64_t>(in.u64("integer")));
         return;
       case Kind::words: {
         const std::uint64_t count = in.u64("word count");
@@ -455,7 +463,7 @@ class Checkpoint {
                   std::to_string(in.remaining()) + " bytes left");
         std::vector<std::uint64_t> words(static_cast<std::size_t>(count));
         for (auto& word : words) word = in.u64("word");
-        entries_.emplace(std::move(name), std::move(words));
+        entries_.emplace_hint(entries_.end(), std::move(name), std::move(words));
         return;
       }
       case Kind::text: {
@@ -464,7 +472,8 @@ class Checkpoint {
           in.fail("truncated: text '" + name + "' has " + std::to_string(size) + " bytes, " + std::to_string(in.remaining()) +
                   " left");
         const std::uint8_t* text = in.raw(static_cast<std::size_t>(size), "text");
-        entries_.emplace(std::move(name), std::string(reinterpret_cast<const char*>(text), static_cast<std::size_t>(size)));
+        std::string value(reinterpret_cast<const char*>(text), static_cast<std::size_t>(size));
+        entries_.emplace_hint(entries_.end(), std::move(name), std::move(value));
         return;
       }
     }
@@ -478,6 +487,9 @@ class Checkpoint {
       in.fail("tensor '" + name + "' has unknown scalar type " + std::to_string(static_cast<int>(code)));
     const std::uint64_t rows = in.u64("rows");
     const std::uint64_t cols = in.u64("cols");
+    constexpr auto kLargestDimension = static_cast<std::uint64_t>(std::numeric_limits<Index>::max());
+    if (rows > kLargestDimension || cols > kLargestDimension)
+      in.fail("tensor '" + name + "' has a dimension beyond " + std::to_string(kLargestDimension));
     const std::size_t scalar_bytes = code == ScalarCode::float32 ? 4 : 8;
     // rows * cols * scalar_bytes <= remaining, without overflow, before allocating.
     const std::uint64_t capacity = in.remaining() / scalar_bytes;
