@@ -3,7 +3,6 @@
 // file that cannot be written is an io_error.
 #include <unistd.h>
 
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <limits>

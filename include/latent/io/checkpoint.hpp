@@ -368,7 +368,8 @@ class Checkpoint {
 
   /// Writes the checkpoint to `path` atomically: afterwards the file holds
   /// either this checkpoint or, if this throws or the machine stops, what it
-  /// held before. Uses (and overwrites) the temporary file `path` + ".tmp".
+  /// held before. Uses (and overwrites) the temporary file `path` + ".tmp",
+  /// so one process at a time may save to a given path.
   void save(const std::string& path) const { detail::write_file_atomically(path, to_bytes()); }
 
   /// Reads and checks a checkpoint file (see from_bytes); errors name `path`.
