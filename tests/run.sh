@@ -27,6 +27,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The real-MNIST tests run when the data is present (they skip otherwise).
+examples/fetch-data.sh mnist || echo "warning: MNIST could not be fetched; the tests that need it will be skipped" >&2
+
 jobs=$(nproc)
 for pass in "${passes[@]}"; do
   if [ "$pass" = plain ]; then
