@@ -1,0 +1,55 @@
+// bench/bench_steps.cpp: whole training steps, run by the trainers exactly as
+// fit() runs them (ScopedFlushDenormals held, a batch converted from the
+// dataset's bytes each step, losses read back):
+//   BM_VaeTrainStep/<batch>  the 784-400-20 VAE: forward, negative ELBO,
+//                            backward, Adam
+//   BM_GanTrainStep/<batch>  the default MLP GAN: one discriminator step on
+//                            real + fake, one non-saturating generator step,
+//                            both Adam
+// FLOP/s counts the products each step performs (see bench_common.hpp).
+#include <latent/train/vae_trainer.hpp>
+
+#include "bench_common.hpp"
+
+#if LATENT_BENCH_HAS_GAN
+#include <latent/train/gan_trainer.hpp>
+#endif
+
+namespace {
+
+using latent::Index;
+using latent_bench::WallRates;
+
+// Runs trainer.train_batch on batches of state.range(0) images, endlessly.
+template <class Trainer>
+void run_steps(benchmark::State& state, Trainer& trainer, double flops_per_step) {
+  const Index batch = state.range(0);
+  const latent::data::Dataset& images = latent_bench::training_images();
+  latent_bench::EndlessBatches batches(images.size(), batch);
+  latent::RunningMeans means;
+  const latent::ScopedFlushDenormals flush;
+  WallRates rates(state, flops_per_step, static_cast<double>(batch));
+  for (auto _ : state) benchmark::DoNotOptimize(trainer.train_batch(images, batches.next(), means));
+}
+
+void BM_VaeTrainStep(benchmark::State& state) {
+  using latent_bench::VaeModel;
+  latent::Rng rng(1);
+  VaeModel::Model vae = VaeModel::make(rng);
+  latent::VaeTrainer<VaeModel::Model> trainer(vae, latent::Adam<float>(1e-3f));
+  run_steps(state, trainer, VaeModel::flops(state.range(0)));
+}
+BENCHMARK(BM_VaeTrainStep)->Arg(128)->Arg(32)->Arg(512)->Unit(benchmark::kMillisecond);
+
+#if LATENT_BENCH_HAS_GAN
+void BM_GanTrainStep(benchmark::State& state) {
+  using latent_bench::GanModel;
+  latent::Rng rng(1);
+  GanModel::Model gan = GanModel::make(rng);
+  latent::GanTrainer<GanModel::Model> trainer(gan);
+  run_steps(state, trainer, GanModel::flops(state.range(0)));
+}
+BENCHMARK(BM_GanTrainStep)->Arg(128)->Arg(32)->Arg(512)->Unit(benchmark::kMillisecond);
+#endif
+
+}  // namespace

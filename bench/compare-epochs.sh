@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Trains the VAE on MNIST with latent (examples/vae_mnist) and with PyTorch
+# 1.13 (bench/compare/vae_torch.py, the official example's recipe) for N
+# epochs at 1 and 2 threads, and prints one Markdown table per run: seconds
+# per epoch (median over epochs, training loop only) and their ratio (PyTorch
+# / latent), peak RSS (/usr/bin/time -v), and the final test and training
+# losses (negative ELBO, nats per example), with the IWAE log-likelihood
+# when --iw is given.
+# Both run batch 128, Adam lr 1e-3 held constant, the same seed, and the same
+# environment: OMP_NUM_THREADS and OPENBLAS_NUM_THREADS = the thread count,
+# OMP_WAIT_POLICY=PASSIVE.
+# Options:
+#   --epochs N         epochs per run (default 3)
+#   --threads "1 2"    thread counts (default "1 2")
+#   --iw K             also the importance-weighted log-likelihood with K samples
+#   --data DIR         MNIST folder (default data/mnist; examples/fetch-data.sh mnist fetches it)
+#   --keep DIR         keep each run's output in DIR
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+
+epochs=3
+thread_counts="1 2"
+iw=()
+data=data/mnist
+keep=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h | --help) usage; exit 0 ;;
+    --epochs) epochs=$2; shift ;;
+    --threads) thread_counts=$2; shift ;;
+    --iw) iw=(--iw "$2"); shift ;;
+    --data) data=$2; shift ;;
+    --keep) keep=$2; shift ;;
+    *) echo "compare-epochs.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ -e "$data/train-images-idx3-ubyte" ] || [ -e "$data/train-images-idx3-ubyte.gz" ] ||
+  { echo "compare-epochs.sh: no MNIST in $data (examples/fetch-data.sh mnist)" >&2; exit 1; }
+
+python=/usr/bin/python3
+if ! "$python" -c 'import torch' 2>/dev/null; then
+  echo "installing: python3-torch" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends python3-torch python3-numpy >/dev/null
+fi
+
+# The example, from the benchmarks' Release build.
+bench/run.sh --build-only >/dev/null
+dir=${LATENT_BENCH_BUILD_DIR:-build/bench}
+cmake --build "$dir" --target vae_mnist -j "$(nproc)" >&2
+example="$dir/examples/vae_mnist"
+schedule=()
+"$example" --help | grep -q -- --schedule && schedule=(--schedule constant)
+
+results=${keep:-$(mktemp -d)}
+mkdir -p "$results"
+[ -n "$keep" ] || trap 'rm -rf "$results"' EXIT
+
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs, $epochs epochs"
+echo "# load before: $(uptime | sed 's/.*load average/load average/')"
+for t in $thread_counts; do
+  export OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t OMP_WAIT_POLICY=PASSIVE
+  /usr/bin/time -v -o "$results/latent-t$t.time" "$example" --data "$data" --epochs "$epochs" --threads "$t" --seed 1 \
+    "${schedule[@]}" "${iw[@]}" >"$results/latent-t$t.out"
+  /usr/bin/time -v -o "$results/torch-t$t.time" "$python" bench/compare/vae_torch.py --data "$data" --epochs "$epochs" \
+    --threads "$t" --seed 1 "${iw[@]}" >"$results/torch-t$t.out"
+  echo "# $t thread(s) done, $(uptime | sed 's/.*load average/load average/')" >&2
+done
+echo "# load after: $(uptime | sed 's/.*load average/load average/')"
+echo "# command: bench/compare-epochs.sh --epochs $epochs --threads \"$thread_counts\" ${iw[*]}"
+echo
+"$python" bench/compare/report.py epochs "$results"

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Times the two whole training steps side by side, latent against PyTorch 1.13
+# (Debian python3-torch), at 1 and 2 threads, and prints one Markdown table:
+# step, threads, latent ms, PyTorch ms, ratio (PyTorch time / latent time).
+#   latent:  BM_VaeTrainStep/128 and BM_GanTrainStep/128 (bench/run.sh builds them)
+#   PyTorch: bench/compare/vae_torch.py and gan_torch.py --time-steps, the same steps
+# The run is made of rounds; each round runs latent's two steps, then
+# PyTorch's, once per thread count, so load that comes and goes on a shared
+# machine hits both sides alike. Each side's figure is the median over rounds
+# of a timed block of at least --min-time seconds (after warm-up).
+# Both sides get the same environment: OMP_NUM_THREADS and
+# OPENBLAS_NUM_THREADS = the thread count, OMP_WAIT_POLICY=PASSIVE (override
+# with --wait-policy; PyTorch's OpenMP threads spin and starve otherwise).
+# Options:
+#   --rounds N         rounds (default 5)
+#   --threads "1 2"    thread counts (default "1 2")
+#   --min-time S       seconds per timed block (default 0.5)
+#   --wait-policy P    OMP_WAIT_POLICY for both sides (default PASSIVE)
+#   --data DIR         MNIST folder (default data/mnist; synthetic images if absent)
+#   --keep DIR         keep the raw results (JSON) in DIR
+# Exits 1 when a ratio misses its target (VAE 3x, GAN 2.5x).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
+
+rounds=5
+thread_counts="1 2"
+min_time=0.5
+wait_policy=PASSIVE
+data=data/mnist
+keep=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h | --help) usage; exit 0 ;;
+    --rounds) rounds=$2; shift ;;
+    --threads) thread_counts=$2; shift ;;
+    --min-time) min_time=$2; shift ;;
+    --wait-policy) wait_policy=$2; shift ;;
+    --data) data=$2; shift ;;
+    --keep) keep=$2; shift ;;
+    *) echo "compare-torch.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+python=/usr/bin/python3
+if ! "$python" -c 'import torch' 2>/dev/null; then
+  echo "installing: python3-torch" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends python3-torch python3-numpy >/dev/null
+fi
+
+binary=$(bench/run.sh --build-only)
+results=${keep:-$(mktemp -d)}
+mkdir -p "$results"
+[ -n "$keep" ] || trap 'rm -rf "$results"' EXIT
+
+blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || echo unknown)
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs"
+echo "# PyTorch $("$python" -c 'import torch; print(torch.__version__)') with BLAS $blas; OMP_WAIT_POLICY=$wait_policy"
+case "$blas" in
+  */blas/libblas.so.3) echo "# warning: PyTorch runs on the reference BLAS (apt-get install libopenblas0-pthread for a fair comparison)" ;;
+esac
+echo "# load before: $(uptime | sed 's/.*load average/load average/')"
+
+for round in $(seq 1 "$rounds"); do
+  for t in $thread_counts; do
+    export OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t OMP_WAIT_POLICY=$wait_policy
+    LATENT_NUM_THREADS=$t LATENT_DATA_DIR=$data "$binary" --benchmark_filter='^BM_(Vae|Gan)TrainStep/128$' \
+      --benchmark_min_time="$min_time" --benchmark_out="$results/latent-t$t-r$round.json" \
+      --benchmark_out_format=json >/dev/null
+    for model in vae gan; do
+      "$python" "bench/compare/${model}_torch.py" --time-steps --threads "$t" --data "$data" --repetitions 1 \
+        --min-time "$min_time" >"$results/torch-$model-t$t-r$round.json"
+    done
+  done
+  echo "# round $round of $rounds done, $(uptime | sed 's/.*load average/load average/')" >&2
+done
+
+echo "# load after: $(uptime | sed 's/.*load average/load average/')"
+echo "# command: bench/compare-torch.sh --rounds $rounds --threads \"$thread_counts\" --min-time $min_time --wait-policy $wait_policy"
+echo
+"$python" bench/compare/report.py steps "$results"
