@@ -59,7 +59,7 @@ class EpochTrainer {
                               std::to_string(steps_done_) + " (epoch " + std::to_string(epoch) +
                               "); the parameters were not updated by that step");
         samples += batch.size();
-        progress.step(++step, means.mean("loss"), samples);
+        progress.step(++step, means.mean(Derived::progress_figure), samples);
       }
       EpochRecord record;
       record.epoch = epoch;
@@ -87,6 +87,10 @@ class EpochTrainer {
   void load_checkpoint(const std::string& path) { checkpointer().load(path); }
 
   int epochs_done() const { return epochs_done_; }
+
+  /// The running figure the progress bar shows; a trainer whose steps have no
+  /// single "loss" (a GAN) names another by declaring its own.
+  static constexpr const char* progress_figure = "loss";
   std::int64_t steps_done() const { return steps_done_; }
 
  protected:

@@ -1,0 +1,90 @@
+// eval_samples: judges generated MNIST digits with the classifier of
+// train_classifier. Prints one JSON line: the FID of the samples against the
+// test set (in the classifier's 256-d penultimate features), the entropy of
+// their predicted-class histogram (mode coverage: ln 10 = 2.303 is perfect),
+// the mean max-softmax confidence, and the same figures for real digits as a
+// baseline (the FID of as many training images against the test set; the
+// test set's own entropy, confidence and accuracy).
+#include <CLI/CLI.hpp>
+#include <latent/latent.hpp>
+#include <latent/metrics/fid.hpp>
+
+#include <cmath>
+#include <iostream>
+#include <sstream>
+
+#include "mnist_classifier.hpp"
+
+namespace {
+
+struct Flags {
+  std::string samples;
+  std::string classifier;
+  std::string data = "data/mnist";
+  int threads = 1;
+};
+
+/// Generated images from an IDX3 unsigned-byte file (N x 28 x 28), unlabelled.
+latent::data::Dataset load_samples(const std::string& path) {
+  latent::data::IdxArray array = latent::data::read_idx(path);
+  if (array.type() != latent::data::IdxType::u8 || array.dims.size() != 3 || array.dims[1] != 28 || array.dims[2] != 28)
+    throw latent::io_error(path + ": holds " + latent::data::idx_type_name(array.type()) + " " + array.shape() +
+                           ", expected unsigned bytes N x 28 x 28");
+  if (array.dims[0] < 2) throw latent::io_error(path + ": holds fewer than 2 images; the FID needs at least 2");
+  const std::size_t count = array.dims[0];
+  return latent::data::Dataset(std::move(array.get<std::uint8_t>()), std::vector<std::uint8_t>(count, 0), 28, 28);
+}
+
+std::string histogram_json(const latent::ClassHistogram& histogram) {
+  std::ostringstream os;
+  os << "[";
+  for (int k = 0; k < histogram.classes(); ++k) os << (k ? "," : "") << histogram.fraction(k);
+  os << "]";
+  return os.str();
+}
+
+int run(const Flags& flags) {
+  latent::set_num_threads(flags.threads);
+  const latent::data::Dataset samples = load_samples(flags.samples);
+  examples::MnistClassifier classifier = examples::load_classifier(flags.classifier);
+  const auto mnist = latent::data::load_mnist(flags.data);
+
+  const latent::Classification generated = latent::classify(classifier, samples);
+  const latent::Classification test = latent::classify(classifier, mnist.test);
+  const latent::Classification train = latent::classify(classifier, mnist.train.head(samples.size()));
+  const latent::GaussianStatistics test_statistics = latent::gaussian_statistics(test.features);
+  const double fid = latent::frechet_distance(latent::gaussian_statistics(generated.features), test_statistics);
+  const double real_fid = latent::frechet_distance(latent::gaussian_statistics(train.features), test_statistics);
+  const latent::ClassHistogram generated_classes = generated.histogram(10);
+  const latent::ClassHistogram test_classes = test.histogram(10);
+
+  std::ostringstream json;
+  json.precision(6);
+  json << "{\"samples\":" << samples.size() << ",\"fid\":" << fid << ",\"class_entropy\":" << generated_classes.entropy()
+       << ",\"mean_confidence\":" << generated.mean_confidence() << ",\"class_histogram\":" << histogram_json(generated_classes)
+       << ",\"real\":{\"fid_train_vs_test\":" << real_fid << ",\"train_images\":" << train.predictions.size()
+       << ",\"class_entropy\":" << test_classes.entropy() << ",\"mean_confidence\":" << test.mean_confidence()
+       << ",\"accuracy\":" << test.accuracy(mnist.test.labels()) << "}}";
+  std::cout << json.str() << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  CLI::App app{"Judges generated MNIST digits (an IDX3 ubyte file, N x 28 x 28) with a classifier checkpoint of\n"
+               "train_classifier: FID against the test set, class-histogram entropy, mean confidence, and the same\n"
+               "figures for real digits. Prints one JSON line."};
+  app.add_option("--samples", flags.samples, "generated images, IDX3 unsigned bytes (N x 28 x 28)")->required();
+  app.add_option("--classifier", flags.classifier, "classifier checkpoint written by train_classifier")->required();
+  app.add_option("--data", flags.data, "folder with the four MNIST IDX files, raw or .gz")->capture_default_str();
+  app.add_option("--threads", flags.threads, "threads for matrix products")->capture_default_str()->check(CLI::Range(1, 256));
+  CLI11_PARSE(app, argc, argv);
+  try {
+    return run(flags);
+  } catch (const std::exception& e) {
+    std::cerr << "eval_samples: " << e.what() << std::endl;
+    return 1;
+  }
+}

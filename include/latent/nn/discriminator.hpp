@@ -1,0 +1,48 @@
+// latent/nn/discriminator.hpp: the discriminator (or critic) of a GAN: a body
+// (any layer stack) mapping images (features x batch) to one raw score per
+// image (1 x batch): a logit for the BCE losses, a critic value for the
+// Wasserstein and hinge losses. The loss policy reads it (models/gan_loss.hpp).
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "latent/error.hpp"
+#include "latent/nn/module.hpp"
+#include "latent/random.hpp"
+
+namespace latent {
+
+template <class Body>
+class Discriminator : public Module<Discriminator<Body>, typename Body::Scalar> {
+ public:
+  using S = typename Body::Scalar;
+
+  explicit Discriminator(Body body) : body_(std::move(body)) { check_single_output(); }
+  /// Builds the body from its sizes ({784, 512, 256, 1}: image -> hidden -> score).
+  Discriminator(const std::vector<Index>& sizes, Rng& rng) : body_(sizes, rng) { check_single_output(); }
+
+  /// One score per column of x: 1 x batch.
+  Var<S> operator()(Var<S> x) { return body_(x); }
+
+  Index in_features() const { return body_.in_features(); }
+  Body& body() { return body_; }
+
+  NamedParameterList<S> named_parameters() {
+    NamedParameterList<S> named;
+    append_prefixed(named, "body", body_.named_parameters());
+    return named;
+  }
+
+ private:
+  void check_single_output() const {
+    if (body_.out_features() != 1)
+      throw shape_error("Discriminator: the body must end in one output (a score per image), it has " +
+                        std::to_string(body_.out_features()));
+  }
+
+  Body body_;
+};
+
+}  // namespace latent

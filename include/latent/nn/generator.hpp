@@ -1,0 +1,52 @@
+// latent/nn/generator.hpp: the generator of a GAN: a body (any layer stack)
+// mapping noise z (noise x batch) to images (features x batch), followed by an
+// output activation, tanh by default, to match pixels scaled to [-1, 1]
+// (data::MinusOneToOne). A body that applies its own output activation (an
+// Mlp whose last layer is Dense<Tanh>, fused into one node) goes with Identity.
+#pragma once
+
+#include <utility>
+#include <vector>
+
+#include "latent/autodiff/elementwise.hpp"
+#include "latent/nn/activation.hpp"
+#include "latent/nn/module.hpp"
+#include "latent/random.hpp"
+
+namespace latent {
+
+template <class Body, class Output = Tanh>
+class Generator : public Module<Generator<Body, Output>, typename Body::Scalar> {
+ public:
+  using S = typename Body::Scalar;
+  using OutputActivation = Output;
+
+  explicit Generator(Body body, Output output = {}) : body_(std::move(body)), output_(output) {}
+  /// Builds the body from its sizes ({100, 256, 512, 784}: noise -> hidden -> image).
+  Generator(const std::vector<Index>& sizes, Rng& rng, Output output = {}) : body_(sizes, rng), output_(output) {}
+
+  /// Images for the noise z: output(body(z)).
+  Var<S> operator()(Var<S> z) {
+    if constexpr (Output::is_identity) {
+      return body_(z);
+    } else {
+      return activate(output_, body_(z));
+    }
+  }
+
+  Index noise_dim() const { return body_.in_features(); }
+  Index out_features() const { return body_.out_features(); }
+  Body& body() { return body_; }
+
+  NamedParameterList<S> named_parameters() {
+    NamedParameterList<S> named;
+    append_prefixed(named, "body", body_.named_parameters());
+    return named;
+  }
+
+ private:
+  Body body_;
+  Output output_;
+};
+
+}  // namespace latent

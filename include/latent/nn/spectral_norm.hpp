@@ -1,0 +1,141 @@
+// latent/nn/spectral_norm.hpp: keeping a critic Lipschitz, the two ways the
+// GAN literature uses without second derivatives:
+//  - spectral normalization (Miyato et al. 2018): a layer uses W / sigma(W),
+//    sigma the largest singular value, estimated by power iteration, one step
+//    per training step, with the gradient taken through W / sigma(W) (u, v
+//    held fixed, as in the paper): SpectralDense, built on the op
+//    spectral_normalize;
+//  - weight clipping (Arjovsky et al. 2017): every parameter clamped to
+//    [-c, c] after each critic step: clip_weights.
+// Dense itself is untouched: a spectrally normalized layer is a layer type
+// of its own.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "latent/autodiff/linear.hpp"
+#include "latent/nn/activation.hpp"
+#include "latent/nn/init.hpp"
+#include "latent/nn/module.hpp"
+#include "latent/random.hpp"
+
+namespace latent {
+
+/// W / sigma with sigma = u^T W v, for given unit vectors u (out x 1) and
+/// v (in x 1), held constant: d/dW = (G - <G, W / sigma> u v^T) / sigma for the
+/// incoming gradient G. With u and v from power iteration on W, sigma is W's
+/// largest singular value.
+template <class S>
+Var<S> spectral_normalize(Var<S> w, const Matrix<S>& u, const Matrix<S>& v) {
+  const Index out = w.rows(), in = w.cols();
+  if (u.rows() != out || u.cols() != 1 || v.rows() != in || v.cols() != 1)
+    throw shape_error("spectral_normalize: W is " + shape_string(w.value()) + ", u is " + shape_string(u) + ", v is " +
+                      shape_string(v) + " (want " + shape_string(out, 1) + " and " + shape_string(in, 1) + ")");
+  Tape<S>& tape = w.tape();
+  Var<S> result = tape.record(out, in, {w}, [](Tape<S>& t, Node<S>& n) {
+    const S sigma = n.template load<S>();
+    const Index rows = n.value.rows(), cols = n.value.cols();
+    const auto u_saved = n.cache.col(0).head(rows);
+    const auto v_saved = n.cache.col(0).segment(rows, cols);
+    const S projection = (n.grad.array() * n.value.array()).sum();
+    t.accumulate(n, 0, (n.grad - projection * u_saved.lazyProduct(v_saved.transpose())) / sigma);
+  });
+  Node<S>& node = tape.node(result);
+  // cache = [u; v; W v]: the backward's constants and the forward's scratch, reused step after step.
+  node.cache.resize(out + in + out, 1);
+  node.cache.col(0).head(out) = u;
+  node.cache.col(0).segment(out, in) = v;
+  auto w_v = node.cache.col(0).tail(out);
+  w_v.noalias() = w.value() * v;
+  const S sigma = u.col(0).dot(w_v);
+  if (!(sigma > S(0)))
+    throw numeric_error("spectral_normalize: the estimate u^T W v of the largest singular value is " + std::to_string(sigma) +
+                        " (W is zero, NaN, or u and v do not fit W)");
+  node.store(sigma);
+  node.value = w.value() / sigma;
+  return result;
+}
+
+/// y = act((W / sigma(W)) x + b): Dense with a spectrally normalized weight.
+/// u and v (the singular vector estimates) live in the layer; one power
+/// iteration runs per recording in which the weight is trainable (one per
+/// critic step, however many batches the step feeds through the layer), none
+/// where it is frozen (the generator's step) so those use the estimate as it
+/// stands. u and v are not parameters: a restored layer re-estimates them (a
+/// few steps; call refine_estimate() to do it at once).
+template <class S, class Act = Identity, class Init = GlorotUniform>
+class SpectralDense : public Module<SpectralDense<S, Act, Init>, S> {
+ public:
+  using Activation = Act;
+
+  SpectralDense(Index in, Index out, Rng& rng, Act act = {}, Init init = {})
+      : weight(out, in), bias(out, 1), act_(act), u_(out, 1), v_(in, 1) {
+    if (in <= 0 || out <= 0)
+      throw shape_error("SpectralDense: sizes must be positive, got in " + std::to_string(in) + ", out " + std::to_string(out));
+    init(weight.value, rng);
+    rng.fill_normal(u_);
+    u_ /= u_.norm();
+    power_iteration();
+  }
+
+  Var<S> operator()(Var<S> x) {
+    Tape<S>& tape = x.tape();
+    // The normalized weight is recorded once per recording and shared by every
+    // call in it (real and generated batches), so their gradients meet in one node.
+    if (cached_tape_ != &tape || cached_recording_ != tape.recording() || cached_requires_grad_ != weight.requires_grad) {
+      if (weight.requires_grad) power_iteration();
+      normalized_ = spectral_normalize(tape.leaf(weight), u_, v_);
+      cached_tape_ = &tape;
+      cached_recording_ = tape.recording();
+      cached_requires_grad_ = weight.requires_grad;
+    }
+    return dense(act_, normalized_, x, tape.leaf(bias));
+  }
+
+  /// One step of power iteration on W: v = W^T u / |W^T u|, u = W v / |W v|.
+  void power_iteration() {
+    v_.noalias() = weight.value.transpose() * u_;
+    v_ /= v_.norm() + kTiny;
+    u_.noalias() = weight.value * v_;
+    u_ /= u_.norm() + kTiny;
+  }
+
+  /// Runs `steps` power iterations (after restoring the weight from a checkpoint).
+  void refine_estimate(int steps = 20) {
+    for (int i = 0; i < steps; ++i) power_iteration();
+  }
+
+  /// The current estimate u^T W v of W's largest singular value.
+  S sigma() const { return u_.col(0).dot(weight.value * v_.col(0)); }
+
+  Index in_features() const { return weight.value.cols(); }
+  Index out_features() const { return weight.value.rows(); }
+  const Act& activation() const { return act_; }
+
+  NamedParameterList<S> named_parameters() { return {{"weight", &weight}, {"bias", &bias}}; }
+
+  Parameter<S> weight;
+  Parameter<S> bias;
+
+ private:
+  static constexpr S kTiny = S(1e-12);
+
+  Act act_;
+  Matrix<S> u_, v_;
+  Var<S> normalized_;
+  const Tape<S>* cached_tape_ = nullptr;
+  std::uint64_t cached_recording_ = 0;
+  bool cached_requires_grad_ = false;
+};
+
+/// Clamps every value of every parameter to [-bound, bound] (the WGAN critic's
+/// weight clipping, applied after each of its optimizer steps).
+template <class S>
+void clip_weights(const ParameterList<S>& params, double bound) {
+  if (!(bound > 0)) throw error("clip_weights: the bound must be positive, got " + std::to_string(bound));
+  const S limit = static_cast<S>(bound);
+  for (auto* p : params) p->value = p->value.cwiseMax(-limit).cwiseMin(limit);
+}
+
+}  // namespace latent

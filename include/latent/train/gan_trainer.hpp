@@ -1,0 +1,229 @@
+// latent/train/gan_trainer.hpp: trains a Gan: the model (with its loss
+// policy) and two optimizers, one per network (Adam, lr 2e-4, beta1 0.5 by
+// default, as DCGAN). Each batch is one discriminator (critic) step; every
+// n_critic-th batch is also a generator step. Options: one-sided label
+// smoothing, gradient-norm clipping, weight clipping of the critic. Per epoch
+// the history holds both losses, the means of D(x) and D(G(z)), the gradient
+// norms reaching each network (before clipping: vanishing gradients show up
+// here), and, with a mode monitor, the class histogram of a fixed batch of
+// samples and its entropy, with a warning when it falls below a threshold.
+//
+// A step allocates nothing once shapes are steady: the generator's forward
+// pass is recorded once, on the generator's tape, and reused by both steps;
+// the discriminator's step runs on a tape of its own that sees the samples as
+// a constant (no gradient can reach G from there); the generator's step runs
+// through the discriminator with D's parameters frozen, so no weight
+// gradient of D is ever computed in it.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "latent/data/dataset.hpp"
+#include "latent/io/checkpoint.hpp"
+#include "latent/metrics/classifier.hpp"
+#include "latent/models/gan.hpp"
+#include "latent/nn/spectral_norm.hpp"
+#include "latent/optim/adam.hpp"
+#include "latent/optim/clip.hpp"
+#include "latent/random.hpp"
+#include "latent/train/trainer.hpp"
+
+namespace latent {
+
+/// Watches a GAN for mode collapse. After every epoch the trainer generates
+/// `samples` images from noise drawn once (from `seed`), classifies them with
+/// `classify` (images as the generator makes them, features x n -> one class
+/// per column), logs the class fractions ("mode_class_k") and their entropy
+/// ("mode_entropy"), and warns on stderr when the entropy falls below
+/// warn_below_fraction * ln(classes).
+template <class S>
+struct ModeMonitor {
+  std::function<std::vector<int>(const Matrix<S>&)> classify;
+  int classes = 10;
+  Index samples = 1000;
+  double warn_below_fraction = 0.9;
+  std::uint64_t seed = 0x6d6f646573;
+};
+
+template <class Model, class GeneratorOptimizer = Adam<typename Model::S>, class DiscriminatorOptimizer = GeneratorOptimizer,
+          class Scaling = data::MinusOneToOne>
+class GanTrainer
+    : public EpochTrainer<GanTrainer<Model, GeneratorOptimizer, DiscriminatorOptimizer, Scaling>> {
+ public:
+  using S = typename Model::S;
+  using Loss = typename Model::LossPolicy;
+
+  struct Options {
+    int n_critic = 1;          ///< discriminator steps per generator step
+    double real_label = 1.0;   ///< < 1: one-sided label smoothing (e.g. 0.9; losses with targets only)
+    double clip_grad_norm = 0; ///< bound on each network's gradient norm; 0 = no clipping
+    double weight_clip = Loss::default_weight_clip;  ///< clamp D's parameters to [-c, c] after its steps; 0 = never
+    std::uint64_t seed = 1;    ///< for the noise
+  };
+
+  /// The progress bar shows the discriminator's running loss.
+  static constexpr const char* progress_figure = "d_loss";
+
+  /// Adam with lr 2e-4 and beta1 0.5: the DCGAN recipe, the default for both networks.
+  static Adam<S> default_adam() { return Adam<S>(S(2e-4), S(0.5), S(0.999)); }
+
+  explicit GanTrainer(Model& model, GeneratorOptimizer generator_optimizer = default_adam(),
+                      DiscriminatorOptimizer discriminator_optimizer = default_adam(), Options options = {})
+      : model_(model),
+        generator_optimizer_(std::move(generator_optimizer)),
+        discriminator_optimizer_(std::move(discriminator_optimizer)),
+        options_(options),
+        generator_params_(model.generator_parameters()),
+        discriminator_params_(model.discriminator_parameters()),
+        rng_(options.seed) {
+    if (options_.n_critic < 1) throw error("GanTrainer: n_critic must be at least 1, got " + std::to_string(options_.n_critic));
+    if (!(options_.real_label > 0 && options_.real_label <= 1))
+      throw error("GanTrainer: the real label must be in (0, 1], got " + std::to_string(options_.real_label));
+    if (options_.real_label != 1.0 && !Loss::uses_labels)
+      throw error(std::string("GanTrainer: label smoothing needs a loss with targets; the ") + Loss::name + " loss has none");
+    if (options_.clip_grad_norm < 0 || options_.weight_clip < 0)
+      throw error("GanTrainer: clipping bounds must be positive (or 0 for none)");
+  }
+
+  /// One discriminator step on the examples `batch` of `data` and, every
+  /// n_critic-th call, one generator step. Adds the steps' figures to `means`
+  /// and returns a figure that is NaN or infinite when either loss is (then
+  /// the network whose loss it is was not updated).
+  double train_batch(const data::Dataset& data, const data::Batch& batch, RunningMeans& means) {
+    const Index n = batch.size();
+    const double weight = static_cast<double>(n);
+
+    // G(z), recorded with G trainable: the generator's step backpropagates through it.
+    generator_tape_.reset();
+    Var<S> z = generator_tape_.constant(model_.noise_dim(), n);
+    model_.sample_noise(generator_tape_.value_of(z), rng_);
+    Var<S> fake = model_.generate(z);
+
+    // The discriminator's step, on its own tape, where the samples are a constant.
+    discriminator_tape_.reset();
+    Var<S> real = discriminator_tape_.constant(data.features(), n);
+    data.template fill_batch<Scaling>(discriminator_tape_.value_of(real), batch);
+    const auto d_terms = model_.discriminator_loss(real, discriminator_tape_.constant(fake.value()), options_.real_label);
+    const double d_loss = d_terms.loss.item();
+    if (!std::isfinite(d_loss)) return d_loss;
+    discriminator_tape_.backward(d_terms.loss);
+    means.add("d_grad_norm", step(discriminator_optimizer_, discriminator_params_), weight);
+    if (options_.weight_clip > 0) clip_weights(discriminator_params_, options_.weight_clip);
+    means.add("d_loss", d_loss, weight);
+    means.add("d_real", Loss::output(d_terms.real_scores.value().array()).mean(), weight);
+    means.add("d_fake", Loss::output(d_terms.fake_scores.value().array()).mean(), weight);
+    if (++critic_steps_ % options_.n_critic != 0) return d_loss;
+
+    // The generator's step through the updated discriminator, whose parameters
+    // are frozen: the backward computes gradients for G's weights and the
+    // activations between, never D's weight gradients.
+    const FrozenParameters<S> frozen(discriminator_params_);
+    const auto g_terms = model_.generator_loss(fake);
+    const double g_loss = g_terms.loss.item();
+    if (!std::isfinite(g_loss)) return g_loss;
+    generator_tape_.backward(g_terms.loss);
+    means.add("g_grad_norm", step(generator_optimizer_, generator_params_), weight);
+    means.add("g_loss", g_loss, weight);
+    return d_loss + g_loss;
+  }
+
+  /// After an epoch, with the test set: the mean D(x) on it (next to the
+  /// training figure, it shows a discriminator that memorizes), and the mode
+  /// monitor's figures if one is set.
+  void evaluate_into(const data::Dataset& test, EpochRecord& record) {
+    const FrozenParameters<S> frozen(discriminator_params_);
+    data::BatchSampler sampler(test.size(), 500);
+    double sum = 0;
+    for (const data::Batch& batch : sampler.epoch(0)) {
+      evaluation_tape_.reset();
+      Var<S> x = evaluation_tape_.constant(test.features(), batch.size());
+      test.template fill_batch<Scaling>(evaluation_tape_.value_of(x), batch);
+      sum += static_cast<double>(Loss::output(model_.discriminate(x).value().array()).sum());
+    }
+    record.set("test_d_real", sum / static_cast<double>(test.size()));
+    if (monitor_.classify) monitor_into(record);
+  }
+
+  /// Watches for mode collapse after every epoch (see ModeMonitor).
+  void monitor_modes(ModeMonitor<S> monitor) {
+    if (!monitor.classify) throw error("GanTrainer::monitor_modes: the monitor has no classifier");
+    if (monitor.classes < 2 || monitor.samples < 1) throw error("GanTrainer::monitor_modes: needs 2+ classes and 1+ samples");
+    monitor_ = std::move(monitor);
+    monitor_noise_.resize(model_.noise_dim(), monitor_.samples);
+    Rng rng(monitor_.seed);
+    model_.sample_noise(monitor_noise_, rng);
+  }
+
+  /// The class histogram of the monitor's fixed batch of samples, now.
+  ClassHistogram mode_histogram() {
+    if (!monitor_.classify) throw error("GanTrainer::mode_histogram: no mode monitor is set (monitor_modes)");
+    return ClassHistogram::of(monitor_.classify(model_.generate(monitor_noise_)), monitor_.classes);
+  }
+
+  /// The trainer's part of a checkpoint (see EpochTrainer::save_checkpoint):
+  /// both networks ("gan.generator.*", "gan.discriminator.*"), both
+  /// optimizers, the noise generator, the critic-step count.
+  void bind_state(Checkpointer& state) {
+    state.add_model("gan", model_)
+        .add_optimizer("generator_optimizer", generator_optimizer_, generator_params_)
+        .add_optimizer("discriminator_optimizer", discriminator_optimizer_, discriminator_params_)
+        .add_rng("noise_rng", rng_)
+        .add_counter("critic_steps", critic_steps_);
+  }
+
+  Model& model() { return model_; }
+  GeneratorOptimizer& generator_optimizer() { return generator_optimizer_; }
+  DiscriminatorOptimizer& discriminator_optimizer() { return discriminator_optimizer_; }
+  const Options& options() const { return options_; }
+  Rng& rng() { return rng_; }
+
+ private:
+  /// Clips (if asked) and applies one network's gradients, then clears them;
+  /// returns the gradient norm before clipping.
+  template <class Optimizer>
+  double step(Optimizer& optimizer, const ParameterList<S>& params) {
+    const double norm = options_.clip_grad_norm > 0 ? clip_grad_norm(params, options_.clip_grad_norm) : grad_norm(params);
+    optimizer.step(params);
+    zero_grad(params);
+    return norm;
+  }
+
+  void monitor_into(EpochRecord& record) {
+    const ClassHistogram histogram = mode_histogram();
+    for (int k = 0; k < monitor_.classes; ++k) record.set("mode_class_" + std::to_string(k), histogram.fraction(k));
+    const double entropy = histogram.entropy();
+    record.set("mode_entropy", entropy);
+    const double threshold = monitor_.warn_below_fraction * std::log(static_cast<double>(monitor_.classes));
+    if (entropy < threshold) {
+      std::string fractions;
+      for (int k = 0; k < monitor_.classes; ++k)
+        fractions += (k ? " " : "") + std::to_string(k) + ":" + std::to_string(static_cast<int>(std::lround(100 * histogram.fraction(k)))) + "%";
+      std::fprintf(stderr,
+                   "warning: epoch %d: the class entropy of generated samples is %.3f nats, below %.3f: the generator "
+                   "may be collapsing onto a few modes (classes %s)\n",
+                   record.epoch, entropy, threshold, fractions.c_str());
+    }
+  }
+
+  Model& model_;
+  GeneratorOptimizer generator_optimizer_;
+  DiscriminatorOptimizer discriminator_optimizer_;
+  Options options_;
+  ParameterList<S> generator_params_;
+  ParameterList<S> discriminator_params_;
+  Rng rng_;
+  std::int64_t critic_steps_ = 0;
+  Tape<S> generator_tape_;
+  Tape<S> discriminator_tape_;
+  Tape<S> evaluation_tape_;
+  ModeMonitor<S> monitor_;
+  Matrix<S> monitor_noise_;
+};
+
+}  // namespace latent
