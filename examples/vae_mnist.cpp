@@ -18,7 +18,7 @@ struct Flags {
   latent::Index batch = 128;
   latent::Index hidden = 400;
   latent::Index latent_size = 20;
-  float lr = 1e-3f;
+  float lr = 6e-3f;
   std::string schedule = "cosine";
   double beta = 1.0;
   std::uint64_t seed = 1;
