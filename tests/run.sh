@@ -37,7 +37,7 @@ for pass in "${passes[@]}"; do
     flags=(-DCMAKE_BUILD_TYPE=Release)
   else
     dir=build/sanitize
-    flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DLATENT_SANITIZE=address,undefined -DLATENT_BUILD_BENCHMARKS=OFF)
+    flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DLATENT_SANITIZE=address,undefined -DLATENT_BUILD_BENCHMARKS=OFF -DLATENT_BUILD_EXAMPLES=OFF)
   fi
   echo "== $pass: configure, build, test in $dir"
   cmake -S . -B "$dir" -G Ninja "${flags[@]}" >/dev/null
