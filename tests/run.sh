@@ -17,7 +17,7 @@ case "${1:-}" in
   *) echo "tests/run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
 esac
 
-packages=(cmake ninja-build g++ clang libeigen3-dev catch2 libbenchmark-dev zlib1g-dev libstb-dev libcli11-dev libomp-dev)
+packages=(cmake ninja-build g++ clang libclang-rt-14-dev libeigen3-dev catch2 libbenchmark-dev zlib1g-dev libstb-dev libcli11-dev libomp-dev)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
