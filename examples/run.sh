@@ -9,15 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 
-packages=(cmake ninja-build g++ libeigen3-dev zlib1g-dev libstb-dev libcli11-dev)
-missing=()
-for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+cmake/apt-install.sh cmake ninja-build g++ libeigen3-dev zlib1g-dev libstb-dev libcli11-dev
 
 examples/fetch-data.sh mnist
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DLATENT_BUILD_TESTS=OFF -DLATENT_BUILD_BENCHMARKS=OFF >/dev/null

@@ -17,15 +17,7 @@ case "${1:-}" in
   *) echo "tests/run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
 esac
 
-packages=(cmake ninja-build g++ clang libclang-rt-14-dev libeigen3-dev catch2 libbenchmark-dev zlib1g-dev libstb-dev libcli11-dev libomp-dev)
-missing=()
-for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+cmake/apt-install.sh cmake ninja-build g++ clang libclang-rt-14-dev libeigen3-dev catch2 libbenchmark-dev zlib1g-dev libstb-dev libcli11-dev libomp-dev
 
 # The real-MNIST tests run when the data is present (they skip otherwise).
 examples/fetch-data.sh mnist || echo "warning: MNIST could not be fetched; the tests that need it will be skipped" >&2
