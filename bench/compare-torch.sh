@@ -52,7 +52,7 @@ if ! "$python" -c 'import torch' 2>/dev/null; then
   apt-get install -y -qq --no-install-recommends python3-torch python3-numpy >/dev/null
 fi
 
-binary=$(bench/run.sh --build-only)
+binary=$(bench/run.sh --build-only 2>/dev/null) || { echo "compare-torch.sh: building the benchmarks failed (run bench/run.sh --build-only)" >&2; exit 1; }
 results=${keep:-$(mktemp -d)}
 mkdir -p "$results"
 [ -n "$keep" ] || trap 'rm -rf "$results"' EXIT
@@ -70,7 +70,7 @@ for round in $(seq 1 "$rounds"); do
     export OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t OMP_WAIT_POLICY=$wait_policy
     LATENT_NUM_THREADS=$t LATENT_DATA_DIR=$data "$binary" --benchmark_filter='^BM_(Vae|Gan)TrainStep/128$' \
       --benchmark_min_time="$min_time" --benchmark_out="$results/latent-t$t-r$round.json" \
-      --benchmark_out_format=json >/dev/null
+      --benchmark_out_format=json >/dev/null 2>"$results/latent-t$t-r$round.log"
     for model in vae gan; do
       "$python" "bench/compare/${model}_torch.py" --time-steps --threads "$t" --data "$data" --repetitions 1 \
         --min-time "$min_time" >"$results/torch-$model-t$t-r$round.json"

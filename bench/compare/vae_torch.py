@@ -115,6 +115,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    torch_common.settle_allocator()
     model = VAE()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 
