@@ -130,6 +130,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    torch_common.settle_allocator()
     if not args.time_steps:
         train(args)
         return
