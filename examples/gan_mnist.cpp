@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "mnist_classifier.hpp"
+#include "training_run.hpp"
 
 namespace {
 
@@ -68,14 +69,6 @@ SpectralDiscriminator make_discriminator<SpectralDiscriminator>(latent::Index fe
       latent::Sequential<SpectralHidden, SpectralHidden, SpectralOutput>(std::move(first), std::move(second), std::move(score)));
 }
 
-std::string json_number(double v) {
-  if (!std::isfinite(v)) return "null";
-  std::ostringstream os;
-  os.precision(6);
-  os << v;
-  return os.str();
-}
-
 /// The mode monitor's classifier: the checkpoint of train_classifier when
 /// given, else the label of the nearest of 5000 training images.
 latent::ModeMonitor<float> mode_monitor(const Flags& flags, const latent::data::Dataset& train) {
@@ -121,34 +114,17 @@ int train(const Flags& flags) {
   Trainer trainer(gan, latent::Adam<float>(flags.lr_g, flags.beta1), latent::Adam<float>(flags.lr_d, flags.beta1), options);
   trainer.monitor_modes(mode_monitor(flags, mnist.train));
 
-  if (!flags.resume.empty()) {
-    trainer.load_checkpoint(flags.resume);
-    std::cout << "resumed from " << flags.resume << " after epoch " << trainer.epochs_done() << "; training epochs "
-              << trainer.epochs_done() + 1 << ".." << flags.epochs << "\n";
-  }
-  const std::filesystem::path out = flags.out;
-  if (!flags.out.empty()) std::filesystem::create_directories(out);
   latent::Matrix<float> fixed_noise(gan.noise_dim(), 64);
   latent::Rng fixed_rng(flags.seed + 1);
   gan.sample_noise(fixed_noise, fixed_rng);
-  latent::History history;
-  trainer.on_epoch_end([&](const latent::EpochRecord& record) {
-    history.add(record);
-    if (!flags.checkpoint.empty()) trainer.save_checkpoint(flags.checkpoint);
-    if (!flags.out.empty()) {
-      char name[32];
-      std::snprintf(name, sizeof name, "samples_epoch_%03d.png", record.epoch);
-      latent::data::write_png_grid((out / name).string(), gan.generate(fixed_noise), mnist.train.rows(), mnist.train.cols(), 8,
-                                   8, latent::data::PixelRange::minus_one_to_one);
-      history.write_csv((out / "history.csv").string());
-    }
-  });
-
-  latent::FitOptions fit;
-  fit.epochs = flags.epochs;
-  fit.batch_size = flags.batch;
-  fit.shuffle_seed = flags.seed;
-  trainer.fit(mnist.train, mnist.test, fit);
+  const latent::History history = example::fit_with_files(
+      trainer, mnist, flags.epochs, flags.batch, flags.seed, {flags.checkpoint, flags.resume, flags.out},
+      [&](const std::filesystem::path& out, const latent::EpochRecord& record) {
+        char name[32];
+        std::snprintf(name, sizeof name, "samples_epoch_%03d.png", record.epoch);
+        latent::data::write_png_grid((out / name).string(), gan.generate(fixed_noise), mnist.train.rows(), mnist.train.cols(),
+                                     8, 8, latent::data::PixelRange::minus_one_to_one);
+      });
 
   if (!flags.samples_out.empty()) {
     latent::Rng sample_rng(flags.seed + 2);
@@ -157,17 +133,13 @@ int train(const Flags& flags) {
     std::cout << "wrote " << flags.samples << " samples to " << flags.samples_out << "\n";
   }
 
-  const auto last = [&](const char* name) { return history.empty() ? std::nan("") : history.back().get(name); };
   std::ostringstream json;
   json << "{\"model\":\"gan\",\"loss\":\"" << Loss::name << "\",\"spectral_norm\":" << (flags.spectral_norm ? "true" : "false")
        << ",\"epochs\":" << trainer.epochs_done() << ",\"threads\":" << flags.threads;
   for (const char* figure : {"train_d_loss", "train_g_loss", "train_d_real", "train_d_fake", "train_d_grad_norm",
                              "train_g_grad_norm", "test_d_real", "mode_entropy"})
-    json << ",\"" << figure << "\":" << json_number(last(figure));
-  json << ",\"epoch_seconds\":[";
-  for (std::size_t i = 0; i < history.epochs().size(); ++i)
-    json << (i ? "," : "") << json_number(history.epochs()[i].get("seconds"));
-  json << "]}";
+    json << ",\"" << figure << "\":" << example::json_number(example::last_figure(history, figure));
+  json << ",\"epoch_seconds\":" << example::epoch_seconds_json(history) << "}";
   std::cout << json.str() << std::endl;
   return 0;
 }

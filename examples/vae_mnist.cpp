@@ -5,6 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <latent/latent.hpp>
 
+#include "training_run.hpp"
+
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -55,8 +57,6 @@ void write_pictures(Model& vae, const latent::data::Dataset& test, const std::fi
                                test.cols(), 1, 10, PixelRange::zero_to_one);
 }
 
-std::string json_number(double v) { return std::isfinite(v) ? std::to_string(v) : "null"; }
-
 int run(const Flags& flags) {
   latent::set_num_threads(flags.threads);
   const auto mnist = latent::data::load_mnist(flags.data);
@@ -72,28 +72,9 @@ int run(const Flags& flags) {
   if (flags.schedule == "cosine") options.lr_schedule = latent::CosineDecay{flags.lr, flags.epochs * steps_per_epoch};
   Trainer trainer(vae, latent::Adam<float>(flags.lr), options);
 
-  if (!flags.resume.empty()) {
-    trainer.load_checkpoint(flags.resume);
-    std::cout << "resumed from " << flags.resume << " after epoch " << trainer.epochs_done() << "; training epochs "
-              << trainer.epochs_done() + 1 << ".." << flags.epochs << "\n";
-  }
-  const std::filesystem::path out = flags.out;
-  if (!flags.out.empty()) std::filesystem::create_directories(out);
-  latent::History history;
-  trainer.on_epoch_end([&](const latent::EpochRecord& record) {
-    history.add(record);
-    if (!flags.checkpoint.empty()) trainer.save_checkpoint(flags.checkpoint);
-    if (!flags.out.empty()) {
-      write_pictures(vae, mnist.test, out, flags.seed);
-      history.write_csv((out / "history.csv").string());
-    }
-  });
-
-  latent::FitOptions fit;
-  fit.epochs = flags.epochs;
-  fit.batch_size = flags.batch;
-  fit.shuffle_seed = flags.seed;
-  trainer.fit(mnist.train, mnist.test, fit);
+  const latent::History history = example::fit_with_files(
+      trainer, mnist, flags.epochs, flags.batch, flags.seed, {flags.checkpoint, flags.resume, flags.out},
+      [&](const std::filesystem::path& out, const latent::EpochRecord&) { write_pictures(vae, mnist.test, out, flags.seed); });
 
   if (!flags.samples_out.empty()) {
     latent::Rng sample_rng(flags.seed + 1);
@@ -110,12 +91,10 @@ int run(const Flags& flags) {
 
   std::ostringstream json;
   json << "{\"model\":\"vae\",\"epochs\":" << trainer.epochs_done();
-  json << ",\"train_loss\":" << json_number(history.empty() ? std::nan("") : history.back().get("train_loss"));
-  json << ",\"test_loss\":" << json_number(history.empty() ? std::nan("") : history.back().get("test_loss"));
-  json << ",\"epoch_seconds\":[";
-  for (std::size_t i = 0; i < history.epochs().size(); ++i)
-    json << (i ? "," : "") << json_number(history.epochs()[i].get("seconds"));
-  json << "],\"iw_ll\":" << json_number(iw_ll) << "}";
+  json << ",\"train_loss\":" << example::json_number(example::last_figure(history, "train_loss"));
+  json << ",\"test_loss\":" << example::json_number(example::last_figure(history, "test_loss"));
+  json << ",\"epoch_seconds\":" << example::epoch_seconds_json(history);
+  json << ",\"iw_ll\":" << example::json_number(iw_ll) << "}";
   std::cout << json.str() << std::endl;
   return 0;
 }

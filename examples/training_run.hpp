@@ -1,0 +1,76 @@
+// examples/training_run.hpp: what the training examples (vae_mnist,
+// gan_mnist) do around Trainer::fit: resume from a checkpoint when asked,
+// and after every epoch save the checkpoint, draw the pictures and rewrite
+// history.csv under --out; then the pieces of their closing JSON line.
+#pragma once
+
+#include <latent/latent.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+#include <string>
+
+namespace example {
+
+/// The files a training run reads and writes; empty = not asked for.
+struct RunFiles {
+  std::string checkpoint;  ///< saved atomically after every epoch
+  std::string resume;      ///< restored before training
+  std::string out;         ///< pictures and history.csv, after every epoch
+};
+
+/// Trains until epoch `epochs` (a resumed trainer continues after its
+/// checkpoint's epoch, and says so); draw(out_folder, record) makes the
+/// example's pictures. Returns the history of the epochs run here.
+template <class Trainer, class DrawPictures>
+latent::History fit_with_files(Trainer& trainer, const latent::data::Mnist& mnist, int epochs, latent::Index batch,
+                               std::uint64_t seed, const RunFiles& files, DrawPictures draw) {
+  if (!files.resume.empty()) {
+    trainer.load_checkpoint(files.resume);
+    std::cout << "resumed from " << files.resume << " after epoch " << trainer.epochs_done() << "; training epochs "
+              << trainer.epochs_done() + 1 << ".." << epochs << "\n";
+  }
+  const std::filesystem::path out = files.out;
+  if (!files.out.empty()) std::filesystem::create_directories(out);
+  latent::History history;
+  trainer.on_epoch_end([&](const latent::EpochRecord& record) {
+    history.add(record);
+    if (!files.checkpoint.empty()) trainer.save_checkpoint(files.checkpoint);
+    if (!files.out.empty()) {
+      draw(out, record);
+      history.write_csv((out / "history.csv").string());
+    }
+  });
+  latent::FitOptions fit;
+  fit.epochs = epochs;
+  fit.batch_size = batch;
+  fit.shuffle_seed = seed;
+  trainer.fit(mnist.train, mnist.test, fit);
+  return history;
+}
+
+/// A JSON number, or null for NaN and infinities.
+inline std::string json_number(double v) {
+  if (!std::isfinite(v)) return "null";
+  std::ostringstream os;
+  os.precision(6);
+  os << v;
+  return os.str();
+}
+
+/// The last epoch's figure `name`, NaN when no epoch ran.
+inline double last_figure(const latent::History& history, const std::string& name) {
+  return history.empty() ? std::nan("") : history.back().get(name);
+}
+
+/// "[s1,s2,...]": the seconds of each epoch run.
+inline std::string epoch_seconds_json(const latent::History& history) {
+  std::string list = "[";
+  for (std::size_t i = 0; i < history.epochs().size(); ++i)
+    list += (i ? "," : "") + json_number(history.epochs()[i].get("seconds"));
+  return list + "]";
+}
+
+}  // namespace example
