@@ -32,7 +32,7 @@ struct Flags {
   float lr_d = 2e-4f;
   float beta1 = 0.5f;
   int n_critic = 1;
-  double real_label = 1.0;
+  double real_label = -1;  // < 0: 0.9 for the losses with labels, 1 otherwise
   double clip_grad = 0;
   double weight_clip = -1;  // < 0: the loss's default
   bool spectral_norm = false;
@@ -107,7 +107,12 @@ int train(const Flags& flags) {
 
   typename Trainer::Options options;
   options.n_critic = flags.n_critic;
-  options.real_label = flags.real_label;
+  // One-sided label smoothing by default: on MNIST it halved the FID of
+  // 20 epochs and spread the samples over the ten digits (README, "GAN").
+  if (flags.real_label >= 0)
+    options.real_label = flags.real_label;
+  else if (Loss::uses_labels)
+    options.real_label = 0.9;
   options.clip_grad_norm = flags.clip_grad;
   if (flags.weight_clip >= 0) options.weight_clip = flags.weight_clip;
   options.seed = flags.seed;
@@ -176,8 +181,8 @@ int main(int argc, char** argv) {
   app.add_option("--lr-d", flags.lr_d, "the discriminator's Adam learning rate")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--beta1", flags.beta1, "Adam's beta1, both networks")->capture_default_str()->check(CLI::Range(0.0, 0.999999));
   app.add_option("--n-critic", flags.n_critic, "discriminator steps per generator step")->capture_default_str()->check(CLI::Range(1, 1000));
-  app.add_option("--real-label", flags.real_label, "target of real images (< 1: one-sided label smoothing; BCE and lsgan losses)")
-      ->capture_default_str()
+  app.add_option("--real-label", flags.real_label,
+                 "target of real images (< 1: one-sided label smoothing; BCE and lsgan losses; default 0.9 for those, else 1)")
       ->check(CLI::Range(0.5, 1.0));
   app.add_option("--clip-grad", flags.clip_grad, "clip each network's gradient norm to this (0: off)")
       ->capture_default_str()

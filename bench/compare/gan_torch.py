@@ -9,8 +9,8 @@ images scaled to [-1, 1]; Adam with lr 2e-4, betas (0.5, 0.999) for each;
 batch 128, the last smaller batch of an epoch kept.
 
 One step, as GanTrainer::train_batch runs it: G(z) once; the discriminator
-step on the real batch and on G(z) detached (BCE on logits, targets 1 and 0,
-each a batch mean); then the non-saturating generator step, BCE(D(G(z)), 1),
+step on the real batch and on G(z) detached (BCE on logits, targets 0.9
+(--real-label) and 0, each a batch mean); then the non-saturating generator step, BCE(D(G(z)), 1),
 through the updated discriminator with its parameters frozen (so no weight
 gradient of D is computed); both losses read back.
 
@@ -50,8 +50,9 @@ def mlp(sizes, output):
 
 
 class GanStep:
-    def __init__(self, noise=100, data=784):
+    def __init__(self, noise=100, data=784, real_label=0.9):
         self.noise = noise
+        self.real_label = real_label
         self.generator = mlp([noise, 256, 512, data], nn.Tanh())
         self.discriminator = mlp([data, 512, 256, 1], nn.Identity())
         self.g_optimizer = torch.optim.Adam(self.generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
@@ -61,9 +62,10 @@ class GanStep:
         n = real.shape[0]
         fake = self.generator(torch.randn(n, self.noise))
         ones, zeros = torch.ones(n, 1), torch.zeros(n, 1)
+        real_targets = torch.full((n, 1), self.real_label)
 
         self.d_optimizer.zero_grad()
-        d_loss = (F.binary_cross_entropy_with_logits(self.discriminator(real), ones) +
+        d_loss = (F.binary_cross_entropy_with_logits(self.discriminator(real), real_targets) +
                   F.binary_cross_entropy_with_logits(self.discriminator(fake.detach()), zeros))
         d_loss.backward()
         self.d_optimizer.step()
@@ -101,7 +103,7 @@ def train(args):
         images = torch.from_numpy(torch_common.load_images(args.data, "train").copy())
     except (FileNotFoundError, ValueError) as e:
         torch_common.fail(str(e))
-    step = GanStep(data=images.shape[1])
+    step = GanStep(data=images.shape[1], real_label=args.real_label)
     batches = torch_common.Batches(torch, images, args.batch, args.seed, scale=2 / 255.0, offset=-1.0)
     epoch_seconds, d_mean, g_mean = [], float("nan"), float("nan")
     for epoch in range(1, args.epochs + 1):
@@ -124,6 +126,8 @@ def train(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     torch_common.add_common_flags(parser, default_data=f"{torch_common.source_dir()}/data/mnist")
+    parser.add_argument("--real-label", type=float, default=0.9,
+                        help="target of real images in D's loss, one-sided label smoothing as gan_mnist's default (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=20, help="training epochs (default: %(default)s)")
     parser.add_argument("--samples-out", default="", help="write generated images to this IDX3 ubyte file at the end")
     parser.add_argument("--samples", type=int, default=10000, help="number of images for --samples-out (default: %(default)s)")
@@ -134,7 +138,7 @@ def main():
     if not args.time_steps:
         train(args)
         return
-    step = GanStep()
+    step = GanStep(real_label=args.real_label)
     images, described = torch_common.training_images(args.data)
     batches = torch_common.Batches(torch, torch.from_numpy(images.copy()), args.batch, args.seed,
                                    scale=2 / 255.0, offset=-1.0).endless()

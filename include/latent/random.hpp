@@ -21,14 +21,16 @@ class Rng {
 
   explicit Rng(std::uint64_t seed = 0x5eed) { reseed(seed); }
 
+  /// A generator for one purpose (`stream`) under a seed the whole program
+  /// shares: a trainer drawing its noise from Rng(seed, streams::noise) does
+  /// not repeat the numbers that Rng(seed) gave the initial weights.
+  Rng(std::uint64_t seed, std::uint64_t stream) { reseed(seed ^ mix(stream + 0x9e3779b97f4a7c15ULL)); }
+
   void reseed(std::uint64_t seed) {
     // SplitMix64 spreads any seed (0 included) over the 256-bit state.
     for (auto& word : s_) {
       seed += 0x9e3779b97f4a7c15ULL;
-      std::uint64_t z = seed;
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-      word = z ^ (z >> 31);
+      word = mix(seed);
     }
     has_spare_ = false;
   }
@@ -114,9 +116,20 @@ class Rng {
  private:
   static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
+  static std::uint64_t mix(std::uint64_t z) {  // SplitMix64's output function
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+
   std::array<std::uint64_t, 4> s_{};
   double spare_ = 0;
   bool has_spare_ = false;
 };
+
+/// Stream numbers of latent's own generators (see Rng(seed, stream)).
+namespace streams {
+inline constexpr std::uint64_t training_noise = 1;  ///< a trainer's noise: VAE eps, GAN z
+}  // namespace streams
 
 }  // namespace latent

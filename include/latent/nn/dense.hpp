@@ -18,6 +18,7 @@ class Dense : public Module<Dense<S, Act, Init>, S> {
       : weight(out, in), bias(out, 1), act_(act) {
     if (in <= 0 || out <= 0) throw shape_error("Dense: sizes must be positive, got in " + std::to_string(in) + ", out " + std::to_string(out));
     init(weight.value, rng);
+    init_bias(init, bias.value, in, rng);
   }
 
   Var<S> operator()(Var<S> x) {

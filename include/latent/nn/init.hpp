@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cmath>
+#include <type_traits>
+#include <utility>
 
 #include "latent/matrix.hpp"
 #include "latent/random.hpp"
@@ -26,12 +28,17 @@ struct HeNormal {
   }
 };
 
-/// U(-1/sqrt(fan_in), 1/sqrt(fan_in)): the default of PyTorch's nn.Linear.
+/// U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases alike: the
+/// default of PyTorch's nn.Linear.
 struct FanInUniform {
   template <class S>
   void operator()(Matrix<S>& w, Rng& rng) const {
-    const double limit = 1.0 / std::sqrt(static_cast<double>(w.cols()));
-    rng.fill_uniform(w, -limit, limit);
+    bias(w, w.cols(), rng);
+  }
+  template <class S>
+  void bias(Matrix<S>& b, Index fan_in, Rng& rng) const {
+    const double limit = 1.0 / std::sqrt(static_cast<double>(fan_in));
+    rng.fill_uniform(b, -limit, limit);
   }
 };
 
@@ -50,5 +57,23 @@ struct Zeros {
     w.setZero();
   }
 };
+
+namespace detail {
+template <class Init, class S, class = void>
+struct has_bias_rule : std::false_type {};
+template <class Init, class S>
+struct has_bias_rule<Init, S, std::void_t<decltype(std::declval<const Init&>().bias(std::declval<Matrix<S>&>(), Index{}, std::declval<Rng&>()))>>
+    : std::true_type {};
+}  // namespace detail
+
+/// Biases start at zero, unless the weight policy has a rule of its own (a
+/// member bias(b, fan_in, rng), as FanInUniform has).
+template <class Init, class S>
+void init_bias(const Init& init, Matrix<S>& b, Index fan_in, Rng& rng) {
+  if constexpr (detail::has_bias_rule<Init, S>::value)
+    init.bias(b, fan_in, rng);
+  else
+    b.setZero();
+}
 
 }  // namespace latent

@@ -74,6 +74,7 @@ class SpectralDense : public Module<SpectralDense<S, Act, Init>, S> {
     if (in <= 0 || out <= 0)
       throw shape_error("SpectralDense: sizes must be positive, got in " + std::to_string(in) + ", out " + std::to_string(out));
     init(weight.value, rng);
+    init_bias(init, bias.value, in, rng);
     rng.fill_normal(u_);
     u_ /= u_.norm();
     power_iteration();

@@ -64,7 +64,7 @@ class GanTrainer
     double real_label = 1.0;   ///< < 1: one-sided label smoothing (e.g. 0.9; losses with targets only)
     double clip_grad_norm = 0; ///< bound on each network's gradient norm; 0 = no clipping
     double weight_clip = Loss::default_weight_clip;  ///< clamp D's parameters to [-c, c] after its steps; 0 = never
-    std::uint64_t seed = 1;    ///< for the noise
+    std::uint64_t seed = 1;    ///< for the noise (stream streams::training_noise)
   };
 
   /// The progress bar shows the discriminator's running loss.
@@ -81,7 +81,7 @@ class GanTrainer
         options_(options),
         generator_params_(model.generator_parameters()),
         discriminator_params_(model.discriminator_parameters()),
-        rng_(options.seed) {
+        rng_(options.seed, streams::training_noise) {
     if (options_.n_critic < 1) throw error("GanTrainer: n_critic must be at least 1, got " + std::to_string(options_.n_critic));
     if (!(options_.real_label > 0 && options_.real_label <= 1))
       throw error("GanTrainer: the real label must be in (0, 1], got " + std::to_string(options_.real_label));

@@ -36,12 +36,12 @@ class VaeTrainer : public EpochTrainer<VaeTrainer<Model, Optimizer, Objective>> 
   struct Options {
     Objective objective{};
     double clip_norm = 0;  ///< global gradient-norm bound; 0 = no clipping
-    std::uint64_t seed = 1;  ///< for the reparameterization noise
+    std::uint64_t seed = 1;  ///< for the reparameterization noise (stream streams::training_noise)
     std::function<double(std::int64_t)> lr_schedule;  ///< step -> learning rate; empty = the optimizer's own
   };
 
   explicit VaeTrainer(Model& model, Optimizer optimizer = Optimizer(S(1e-3)), Options options = {})
-      : model_(model), optimizer_(std::move(optimizer)), options_(options), params_(model.parameters()), rng_(options.seed) {}
+      : model_(model), optimizer_(std::move(optimizer)), options_(options), params_(model.parameters()), rng_(options.seed, streams::training_noise) {}
 
   /// One optimizer step on the examples `batch` of `data`; adds the step's
   /// figures to `means` and returns the loss (checked for NaN by the caller
