@@ -24,6 +24,27 @@ Var<S> constant_like(Var<S> x, double value) {
   return x.tape().constant(Matrix<S>::Constant(x.rows(), x.cols(), static_cast<S>(value)));
 }
 
+/// The losses on raw scores (no sigmoid): "D(x)" is the score itself.
+struct RawScoreLoss {
+  static constexpr double default_weight_clip = 0;
+
+  template <class A>
+  static auto output(const A& scores) {
+    return scores;
+  }
+};
+
+/// The losses without targets, whose generator raises the critic's mean
+/// score of its samples: G minimizes -E D(G(z)).
+struct CriticLoss : RawScoreLoss {
+  static constexpr bool uses_labels = false;
+
+  template <class S>
+  static Var<S> generator(Var<S> fake) {
+    return -mean(fake);
+  }
+};
+
 }  // namespace detail
 
 /// The original GAN (Goodfellow et al. 2014): D(x) = sigmoid(logit), and the
@@ -75,10 +96,9 @@ struct NonSaturatingBce : MinimaxBce {
 
 /// Least-squares GAN (Mao et al. 2017) on raw outputs, targets 0 (fake) and 1 (real):
 /// D: 1/2 E (D(x) - 1)^2 + 1/2 E D(G(z))^2,  G: 1/2 E (D(G(z)) - 1)^2.
-struct LeastSquares {
+struct LeastSquares : detail::RawScoreLoss {
   static constexpr const char* name = "lsgan";
   static constexpr bool uses_labels = true;
-  static constexpr double default_weight_clip = 0;
 
   template <class S>
   static Var<S> discriminator(Var<S> real, Var<S> fake, double real_label = 1.0) {
@@ -89,33 +109,16 @@ struct LeastSquares {
   static Var<S> generator(Var<S> fake) {
     return 0.5 * mean(square(fake - 1.0));
   }
-
-  template <class A>
-  static auto output(const A& logits) {
-    return logits;
-  }
 };
 
 /// Hinge loss (Lim & Ye 2017; Miyato et al. 2018), on raw scores:
 /// D: E relu(1 - D(x)) + E relu(1 + D(G(z))),  G: -E D(G(z)).
-struct Hinge {
+struct Hinge : detail::CriticLoss {
   static constexpr const char* name = "hinge";
-  static constexpr bool uses_labels = false;
-  static constexpr double default_weight_clip = 0;
 
   template <class S>
   static Var<S> discriminator(Var<S> real, Var<S> fake, double /*real_label*/ = 1.0) {
     return mean(relu(1.0 - real)) + mean(relu(1.0 + fake));
-  }
-
-  template <class S>
-  static Var<S> generator(Var<S> fake) {
-    return -mean(fake);
-  }
-
-  template <class A>
-  static auto output(const A& logits) {
-    return logits;
   }
 };
 
@@ -124,24 +127,13 @@ struct Hinge {
 /// clipping its weights to [-0.01, 0.01] after each of its steps (or by
 /// spectral normalization; see nn/spectral_norm.hpp).
 /// Critic: E D(G(z)) - E D(x),  G: -E D(G(z)).
-struct Wasserstein {
+struct Wasserstein : detail::CriticLoss {
   static constexpr const char* name = "wgan";
-  static constexpr bool uses_labels = false;
   static constexpr double default_weight_clip = 0.01;
 
   template <class S>
   static Var<S> discriminator(Var<S> real, Var<S> fake, double /*real_label*/ = 1.0) {
     return mean(fake) - mean(real);
-  }
-
-  template <class S>
-  static Var<S> generator(Var<S> fake) {
-    return -mean(fake);
-  }
-
-  template <class A>
-  static auto output(const A& logits) {
-    return logits;
   }
 };
 

@@ -6,33 +6,26 @@
 #include <utility>
 #include <vector>
 
-#include "latent/nn/module.hpp"
+#include "latent/nn/body.hpp"
 
 namespace latent {
 
 template <class Body>
-class Decoder : public Module<Decoder<Body>, typename Body::Scalar> {
+class Decoder : public WithBody<Decoder<Body>, Body> {
+  using Base = WithBody<Decoder<Body>, Body>;
+  using Base::body_;
+
  public:
   using S = typename Body::Scalar;
 
-  explicit Decoder(Body body) : body_(std::move(body)) {}
+  explicit Decoder(Body body) : Base(std::move(body)) {}
   /// Builds the body from its sizes ({20, 400, 784}: latent -> hidden -> data).
-  Decoder(const std::vector<Index>& sizes, Rng& rng) : body_(sizes, rng) {}
+  Decoder(const std::vector<Index>& sizes, Rng& rng) : Base(sizes, rng) {}
 
   Var<S> operator()(Var<S> z) { return body_(z); }
 
   Index latent_dim() const { return body_.in_features(); }
   Index out_features() const { return body_.out_features(); }
-  Body& body() { return body_; }
-
-  NamedParameterList<S> named_parameters() {
-    NamedParameterList<S> named;
-    append_prefixed(named, "body", body_.named_parameters());
-    return named;
-  }
-
- private:
-  Body body_;
 };
 
 }  // namespace latent

@@ -9,31 +9,27 @@
 #include <vector>
 
 #include "latent/error.hpp"
-#include "latent/nn/module.hpp"
+#include "latent/nn/body.hpp"
 #include "latent/random.hpp"
 
 namespace latent {
 
 template <class Body>
-class Discriminator : public Module<Discriminator<Body>, typename Body::Scalar> {
+class Discriminator : public WithBody<Discriminator<Body>, Body> {
+  using Base = WithBody<Discriminator<Body>, Body>;
+  using Base::body_;
+
  public:
   using S = typename Body::Scalar;
 
-  explicit Discriminator(Body body) : body_(std::move(body)) { check_single_output(); }
+  explicit Discriminator(Body body) : Base(std::move(body)) { check_single_output(); }
   /// Builds the body from its sizes ({784, 512, 256, 1}: image -> hidden -> score).
-  Discriminator(const std::vector<Index>& sizes, Rng& rng) : body_(sizes, rng) { check_single_output(); }
+  Discriminator(const std::vector<Index>& sizes, Rng& rng) : Base(sizes, rng) { check_single_output(); }
 
   /// One score per column of x: 1 x batch.
   Var<S> operator()(Var<S> x) { return body_(x); }
 
   Index in_features() const { return body_.in_features(); }
-  Body& body() { return body_; }
-
-  NamedParameterList<S> named_parameters() {
-    NamedParameterList<S> named;
-    append_prefixed(named, "body", body_.named_parameters());
-    return named;
-  }
 
  private:
   void check_single_output() const {
@@ -41,8 +37,6 @@ class Discriminator : public Module<Discriminator<Body>, typename Body::Scalar> 
       throw shape_error("Discriminator: the body must end in one output (a score per image), it has " +
                         std::to_string(body_.out_features()));
   }
-
-  Body body_;
 };
 
 }  // namespace latent

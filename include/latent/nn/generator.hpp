@@ -10,20 +10,23 @@
 
 #include "latent/autodiff/elementwise.hpp"
 #include "latent/nn/activation.hpp"
-#include "latent/nn/module.hpp"
+#include "latent/nn/body.hpp"
 #include "latent/random.hpp"
 
 namespace latent {
 
 template <class Body, class Output = Tanh>
-class Generator : public Module<Generator<Body, Output>, typename Body::Scalar> {
+class Generator : public WithBody<Generator<Body, Output>, Body> {
+  using Base = WithBody<Generator<Body, Output>, Body>;
+  using Base::body_;
+
  public:
   using S = typename Body::Scalar;
   using OutputActivation = Output;
 
-  explicit Generator(Body body, Output output = {}) : body_(std::move(body)), output_(output) {}
+  explicit Generator(Body body, Output output = {}) : Base(std::move(body)), output_(output) {}
   /// Builds the body from its sizes ({100, 256, 512, 784}: noise -> hidden -> image).
-  Generator(const std::vector<Index>& sizes, Rng& rng, Output output = {}) : body_(sizes, rng), output_(output) {}
+  Generator(const std::vector<Index>& sizes, Rng& rng, Output output = {}) : Base(sizes, rng), output_(output) {}
 
   /// Images for the noise z: output(body(z)).
   Var<S> operator()(Var<S> z) {
@@ -36,16 +39,8 @@ class Generator : public Module<Generator<Body, Output>, typename Body::Scalar> 
 
   Index noise_dim() const { return body_.in_features(); }
   Index out_features() const { return body_.out_features(); }
-  Body& body() { return body_; }
-
-  NamedParameterList<S> named_parameters() {
-    NamedParameterList<S> named;
-    append_prefixed(named, "body", body_.named_parameters());
-    return named;
-  }
 
  private:
-  Body body_;
   Output output_;
 };
 

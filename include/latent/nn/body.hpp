@@ -1,0 +1,35 @@
+// latent/nn/body.hpp: the base of the modules that give one layer stack (their
+// body) a role: Decoder, Generator, Discriminator. It owns the body, builds it
+// from its sizes, and lists its parameters as "body.<name>".
+#pragma once
+
+#include <utility>
+#include <vector>
+
+#include "latent/nn/module.hpp"
+#include "latent/random.hpp"
+
+namespace latent {
+
+template <class Derived, class Body>
+class WithBody : public Module<Derived, typename Body::Scalar> {
+ public:
+  using S = typename Body::Scalar;
+
+  Body& body() { return body_; }
+  const Body& body() const { return body_; }
+
+  NamedParameterList<S> named_parameters() {
+    NamedParameterList<S> named;
+    append_prefixed(named, "body", body_.named_parameters());
+    return named;
+  }
+
+ protected:
+  explicit WithBody(Body body) : body_(std::move(body)) {}
+  WithBody(const std::vector<Index>& sizes, Rng& rng) : body_(sizes, rng) {}
+
+  Body body_;
+};
+
+}  // namespace latent
