@@ -41,12 +41,7 @@ done
   { echo "compare-epochs.sh: no MNIST in $data (examples/fetch-data.sh mnist)" >&2; exit 1; }
 
 python=/usr/bin/python3
-if ! "$python" -c 'import torch' 2>/dev/null; then
-  echo "installing: python3-torch" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends python3-torch python3-numpy >/dev/null
-fi
+cmake/apt-install.sh python3-torch python3-numpy >&2
 
 # The example, from the benchmarks' Release build.
 bench/run.sh --build-only >/dev/null

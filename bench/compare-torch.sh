@@ -45,12 +45,7 @@ while [ $# -gt 0 ]; do
 done
 
 python=/usr/bin/python3
-if ! "$python" -c 'import torch' 2>/dev/null; then
-  echo "installing: python3-torch" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends python3-torch python3-numpy >/dev/null
-fi
+cmake/apt-install.sh python3-torch python3-numpy >&2
 
 binary=$(bench/run.sh --build-only 2>/dev/null) || { echo "compare-torch.sh: building the benchmarks failed (run bench/run.sh --build-only)" >&2; exit 1; }
 results=${keep:-$(mktemp -d)}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages named as arguments that are not installed yet
-# (the scripts of tests/ and examples/ call it before building).
+# (the scripts of tests/, examples/ and bench/ call it first).
 set -euo pipefail
 missing=()
 for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
