@@ -22,10 +22,8 @@
 
 namespace {
 
-struct Flags {
-  std::string data = "data/mnist";
-  int epochs = 20;
-  latent::Index batch = 128;
+struct Flags : example::CommonFlags {
+  Flags() { epochs = 20; }
   latent::Index noise = 100;
   std::string loss = "nonsaturating";
   float lr_g = 2e-4f;
@@ -36,13 +34,6 @@ struct Flags {
   double clip_grad = 0;
   double weight_clip = -1;  // < 0: the loss's default
   bool spectral_norm = false;
-  std::uint64_t seed = 1;
-  int threads = 1;
-  std::string out;
-  std::string samples_out;
-  latent::Index samples = 10000;
-  std::string checkpoint;
-  std::string resume;
   std::string classifier;
 };
 
@@ -168,11 +159,8 @@ int main(int argc, char** argv) {
   Flags flags;
   CLI::App app{"Trains a GAN on MNIST-format data: G z(100)-256-512-784 tanh, D 784-512-256-1, LeakyReLU(0.2) hidden,\n"
                "Adam (beta1 0.5) for each network, pixels in [-1, 1]. The last line printed is one JSON object with the figures."};
-  app.add_option("--data", flags.data, "folder with the four MNIST IDX files, raw or .gz")->capture_default_str();
-  app.add_option("--epochs", flags.epochs, "total epochs (a resumed run trains the epochs after its checkpoint)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 100000));
-  app.add_option("--batch", flags.batch, "batch size")->capture_default_str()->check(CLI::Range(1, 1 << 20));
+  example::add_common_flags(app, flags, "folder for a PNG grid of a fixed noise batch after every epoch, and history.csv",
+                            "write samples to this IDX3 ubyte file at the end (for eval_samples)");
   app.add_option("--noise", flags.noise, "noise dimensions (the generator's input)")->capture_default_str()->check(CLI::Range(1, 1 << 16));
   app.add_option("--loss", flags.loss, "GAN loss")
       ->capture_default_str()
@@ -190,20 +178,8 @@ int main(int argc, char** argv) {
   app.add_option("--weight-clip", flags.weight_clip, "clamp D's weights to [-c, c] after each of its steps (default: 0.01 for wgan, off otherwise)")
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--spectral-norm", flags.spectral_norm, "spectrally normalize D's weights (power iteration, one step per D step)");
-  app.add_option("--seed", flags.seed, "seed of initialization, shuffling and noise")->capture_default_str();
-  app.add_option("--threads", flags.threads, "threads for matrix products")->capture_default_str()->check(CLI::Range(1, 256));
-  app.add_option("--out", flags.out, "folder for a PNG grid of a fixed noise batch after every epoch, and history.csv");
-  app.add_option("--samples-out", flags.samples_out, "write samples to this IDX3 ubyte file at the end (for eval_samples)");
-  app.add_option("--samples", flags.samples, "number of samples for --samples-out")->capture_default_str()->check(CLI::Range(1, 10000000));
-  app.add_option("--checkpoint", flags.checkpoint, "save a checkpoint here after every epoch (atomically)");
-  app.add_option("--resume", flags.resume, "resume training from this checkpoint");
   app.add_option("--classifier", flags.classifier,
                  "classifier checkpoint of train_classifier for the mode-collapse monitor (default: nearest training image)");
   CLI11_PARSE(app, argc, argv);
-  try {
-    return run(flags);
-  } catch (const std::exception& e) {
-    std::cerr << "gan_mnist: " << e.what() << std::endl;
-    return 1;
-  }
+  return example::run_reporting_errors("gan_mnist", [&] { return run(flags); });
 }

@@ -1,9 +1,11 @@
 // examples/training_run.hpp: what the training examples (vae_mnist,
 // gan_mnist) do around Trainer::fit: resume from a checkpoint when asked,
 // and after every epoch save the checkpoint, draw the pictures and rewrite
-// history.csv under --out; then the pieces of their closing JSON line.
+// history.csv under --out; then the pieces of their closing JSON line. And
+// the flags both take, with the error handling around their run.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <latent/latent.hpp>
 
 #include <cmath>
@@ -13,6 +15,48 @@
 #include <string>
 
 namespace example {
+
+/// The flags of every training example.
+struct CommonFlags {
+  std::string data = "data/mnist";
+  int epochs = 0;  ///< the example's own default
+  latent::Index batch = 128;
+  std::uint64_t seed = 1;
+  int threads = 1;
+  std::string out;
+  std::string samples_out;
+  latent::Index samples = 10000;
+  std::string checkpoint;
+  std::string resume;
+};
+
+/// Adds the common flags to app; the help texts of --out and --samples-out
+/// say what this example writes.
+inline void add_common_flags(CLI::App& app, CommonFlags& flags, const std::string& out_help, const std::string& samples_help) {
+  app.add_option("--data", flags.data, "folder with the four MNIST IDX files, raw or .gz")->capture_default_str();
+  app.add_option("--epochs", flags.epochs, "total epochs (a resumed run trains the epochs after its checkpoint)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--batch", flags.batch, "batch size")->capture_default_str()->check(CLI::Range(1, 1 << 20));
+  app.add_option("--seed", flags.seed, "seed of initialization, shuffling and noise")->capture_default_str();
+  app.add_option("--threads", flags.threads, "threads for matrix products")->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_option("--out", flags.out, out_help);
+  app.add_option("--samples-out", flags.samples_out, samples_help);
+  app.add_option("--samples", flags.samples, "number of samples for --samples-out")->capture_default_str()->check(CLI::Range(1, 10000000));
+  app.add_option("--checkpoint", flags.checkpoint, "save a checkpoint here after every epoch (atomically)");
+  app.add_option("--resume", flags.resume, "resume training from this checkpoint");
+}
+
+/// Runs the example; any error becomes one line "program: message" and exit code 1.
+template <class Run>
+int run_reporting_errors(const char* program, Run run) {
+  try {
+    return run();
+  } catch (const std::exception& e) {
+    std::cerr << program << ": " << e.what() << std::endl;
+    return 1;
+  }
+}
 
 /// The files a training run reads and writes; empty = not asked for.
 struct RunFiles {

@@ -14,23 +14,14 @@
 
 namespace {
 
-struct Flags {
-  std::string data = "data/mnist";
-  int epochs = 10;
-  latent::Index batch = 128;
+struct Flags : example::CommonFlags {
+  Flags() { epochs = 10; }
   latent::Index hidden = 400;
   latent::Index latent_size = 20;
   float lr = 6e-3f;
   std::string schedule = "cosine";
   double beta = 1.0;
-  std::uint64_t seed = 1;
-  int threads = 1;
-  std::string out;
-  std::string samples_out;
-  latent::Index samples = 10000;
   int iw = 0;
-  std::string checkpoint;
-  std::string resume;
 };
 
 using Encoder = latent::GaussianEncoder<latent::Mlp<float, latent::ReLU>>;
@@ -105,11 +96,8 @@ int main(int argc, char** argv) {
   Flags flags;
   CLI::App app{"Trains a variational autoencoder (784-400-20 by default, Bernoulli decoder) on MNIST-format data.\n"
                "The last line printed is one JSON object with the figures."};
-  app.add_option("--data", flags.data, "folder with the four MNIST IDX files, raw or .gz")->capture_default_str();
-  app.add_option("--epochs", flags.epochs, "total epochs (a resumed run trains the epochs after its checkpoint)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 100000));
-  app.add_option("--batch", flags.batch, "batch size")->capture_default_str()->check(CLI::Range(1, 1 << 20));
+  example::add_common_flags(app, flags, "folder for PNG pictures and history.csv (written after every epoch)",
+                            "write prior samples to this IDX3 ubyte file at the end");
   app.add_option("--hidden", flags.hidden, "hidden layer width")->capture_default_str()->check(CLI::Range(1, 1 << 16));
   app.add_option("--latent", flags.latent_size, "latent dimensions")->capture_default_str()->check(CLI::Range(1, 1 << 16));
   app.add_option("--lr", flags.lr, "Adam learning rate (peak, with --schedule cosine)")->capture_default_str()->check(CLI::PositiveNumber);
@@ -117,19 +105,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"cosine", "constant"}));
   app.add_option("--beta", flags.beta, "weight of the KL term (beta-VAE)")->capture_default_str()->check(CLI::NonNegativeNumber);
-  app.add_option("--seed", flags.seed, "seed of initialization, shuffling and noise")->capture_default_str();
-  app.add_option("--threads", flags.threads, "threads for matrix products")->capture_default_str()->check(CLI::Range(1, 256));
-  app.add_option("--out", flags.out, "folder for PNG pictures and history.csv (written after every epoch)");
-  app.add_option("--samples-out", flags.samples_out, "write prior samples to this IDX3 ubyte file at the end");
-  app.add_option("--samples", flags.samples, "number of samples for --samples-out")->capture_default_str()->check(CLI::Range(1, 10000000));
   app.add_option("--iw", flags.iw, "report the importance-weighted test log-likelihood with K samples")->check(CLI::Range(1, 100000));
-  app.add_option("--checkpoint", flags.checkpoint, "save a checkpoint here after every epoch (atomically)");
-  app.add_option("--resume", flags.resume, "resume training from this checkpoint");
   CLI11_PARSE(app, argc, argv);
-  try {
-    return run(flags);
-  } catch (const std::exception& e) {
-    std::cerr << "vae_mnist: " << e.what() << std::endl;
-    return 1;
-  }
+  return example::run_reporting_errors("vae_mnist", [&] { return run(flags); });
 }
