@@ -114,7 +114,7 @@ int train(const Flags& flags) {
   latent::Rng fixed_rng(flags.seed + 1);
   gan.sample_noise(fixed_noise, fixed_rng);
   const latent::History history = example::fit_with_files(
-      trainer, mnist, flags.epochs, flags.batch, flags.seed, {flags.checkpoint, flags.resume, flags.out},
+      trainer, mnist, flags,
       [&](const std::filesystem::path& out, const latent::EpochRecord& record) {
         char name[32];
         std::snprintf(name, sizeof name, "samples_epoch_%03d.png", record.epoch);

@@ -58,39 +58,32 @@ int run_reporting_errors(const char* program, Run run) {
   }
 }
 
-/// The files a training run reads and writes; empty = not asked for.
-struct RunFiles {
-  std::string checkpoint;  ///< saved atomically after every epoch
-  std::string resume;      ///< restored before training
-  std::string out;         ///< pictures and history.csv, after every epoch
-};
-
-/// Trains until epoch `epochs` (a resumed trainer continues after its
-/// checkpoint's epoch, and says so); draw(out_folder, record) makes the
+/// Trains until epoch flags.epochs (a trainer resumed from flags.resume
+/// continues after its checkpoint's epoch, and says so), saving flags.checkpoint
+/// after every epoch; with flags.out, draw(out_folder, record) makes the
 /// example's pictures. Returns the history of the epochs run here.
 template <class Trainer, class DrawPictures>
-latent::History fit_with_files(Trainer& trainer, const latent::data::Mnist& mnist, int epochs, latent::Index batch,
-                               std::uint64_t seed, const RunFiles& files, DrawPictures draw) {
-  if (!files.resume.empty()) {
-    trainer.load_checkpoint(files.resume);
-    std::cout << "resumed from " << files.resume << " after epoch " << trainer.epochs_done() << "; training epochs "
-              << trainer.epochs_done() + 1 << ".." << epochs << "\n";
+latent::History fit_with_files(Trainer& trainer, const latent::data::Mnist& mnist, const CommonFlags& flags, DrawPictures draw) {
+  if (!flags.resume.empty()) {
+    trainer.load_checkpoint(flags.resume);
+    std::cout << "resumed from " << flags.resume << " after epoch " << trainer.epochs_done() << "; training epochs "
+              << trainer.epochs_done() + 1 << ".." << flags.epochs << "\n";
   }
-  const std::filesystem::path out = files.out;
-  if (!files.out.empty()) std::filesystem::create_directories(out);
+  const std::filesystem::path out = flags.out;
+  if (!flags.out.empty()) std::filesystem::create_directories(out);
   latent::History history;
   trainer.on_epoch_end([&](const latent::EpochRecord& record) {
     history.add(record);
-    if (!files.checkpoint.empty()) trainer.save_checkpoint(files.checkpoint);
-    if (!files.out.empty()) {
+    if (!flags.checkpoint.empty()) trainer.save_checkpoint(flags.checkpoint);
+    if (!flags.out.empty()) {
       draw(out, record);
       history.write_csv((out / "history.csv").string());
     }
   });
   latent::FitOptions fit;
-  fit.epochs = epochs;
-  fit.batch_size = batch;
-  fit.shuffle_seed = seed;
+  fit.epochs = flags.epochs;
+  fit.batch_size = flags.batch;
+  fit.shuffle_seed = flags.seed;
   trainer.fit(mnist.train, mnist.test, fit);
   return history;
 }

@@ -64,7 +64,7 @@ int run(const Flags& flags) {
   Trainer trainer(vae, latent::Adam<float>(flags.lr), options);
 
   const latent::History history = example::fit_with_files(
-      trainer, mnist, flags.epochs, flags.batch, flags.seed, {flags.checkpoint, flags.resume, flags.out},
+      trainer, mnist, flags,
       [&](const std::filesystem::path& out, const latent::EpochRecord&) { write_pictures(vae, mnist.test, out, flags.seed); });
 
   if (!flags.samples_out.empty()) {

@@ -22,7 +22,7 @@ class Rng {
   explicit Rng(std::uint64_t seed = 0x5eed) { reseed(seed); }
 
   /// A generator for one purpose (`stream`) under a seed the whole program
-  /// shares: a trainer drawing its noise from Rng(seed, streams::noise) does
+  /// shares: a trainer drawing its noise from Rng(seed, streams::training_noise) does
   /// not repeat the numbers that Rng(seed) gave the initial weights.
   Rng(std::uint64_t seed, std::uint64_t stream) { reseed(seed ^ mix(stream + 0x9e3779b97f4a7c15ULL)); }
 

@@ -35,16 +35,15 @@ void on_eigen_assert(bool ok, const char* what) {
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
 
-void* operator new(std::size_t size) {
-  ++new_calls;
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-// Every form that the replaced deletes may free must come from malloc too
-// (Catch2 allocates with the nothrow form; AddressSanitizer checks the pairing).
+// Every form that the replaced deletes may free comes from malloc (Catch2
+// allocates with the nothrow form; AddressSanitizer checks the pairing).
 void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
   ++new_calls;
   return std::malloc(size == 0 ? 1 : size);
+}
+void* operator new(std::size_t size) {
+  if (void* p = operator new(size, std::nothrow)) return p;
+  throw std::bad_alloc();
 }
 void* operator new[](std::size_t size) { return operator new(size); }
 void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept { return operator new(size, tag); }

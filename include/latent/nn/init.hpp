@@ -33,12 +33,18 @@ struct HeNormal {
 struct FanInUniform {
   template <class S>
   void operator()(Matrix<S>& w, Rng& rng) const {
-    bias(w, w.cols(), rng);
+    fill(w, w.cols(), rng);
   }
   template <class S>
   void bias(Matrix<S>& b, Index fan_in, Rng& rng) const {
+    fill(b, fan_in, rng);
+  }
+
+ private:
+  template <class S>
+  static void fill(Matrix<S>& m, Index fan_in, Rng& rng) {
     const double limit = 1.0 / std::sqrt(static_cast<double>(fan_in));
-    rng.fill_uniform(b, -limit, limit);
+    rng.fill_uniform(m, -limit, limit);
   }
 };
 
