@@ -1,9 +1,13 @@
-// Threads: products split over threads (autodiff/linear.hpp) give the values
-// and gradients of the one-thread products, whichever side of the result is
-// split and whichever way the gradient lands (a parameter's, a node's first
-// contribution, a node's later one); set_num_threads turns Eigen's own
-// product threading off.
+// Threads: latent's pool runs every share of a task once, also when called
+// from inside a task or from several threads at once; products split over
+// threads (autodiff/gemm.hpp) give the values and gradients of the one-thread
+// products, whichever side of the result is split and whichever way the
+// gradient lands (a parameter's, a node's first contribution, a node's later
+// one); optimizer updates split over threads give the one-thread result;
+// set_num_threads turns Eigen's own product threading off.
 #include <array>
+#include <atomic>
+#include <thread>
 #include <vector>
 
 #include "helpers.hpp"
@@ -29,6 +33,13 @@ class ThreadSettings {
  private:
   int latent_, eigen_;
 };
+
+// How many times each share of an n-share task ran.
+std::vector<int> share_counts(int shares) {
+  std::vector<std::atomic<int>> counts(static_cast<std::size_t>(shares));
+  latent::run_shares(shares, [&](int share) { counts[static_cast<std::size_t>(share)].fetch_add(1); });
+  return std::vector<int>(counts.begin(), counts.end());
+}
 
 struct Results {
   Matrix<float> y, dw, db, dx;
@@ -106,4 +117,88 @@ TEST_CASE("threads: set_num_threads sets latent's count and turns Eigen's produc
   REQUIRE(Eigen::nbThreads() == 1);
   latent::set_num_threads(0);
   REQUIRE(latent::num_threads() == 1);
+}
+
+TEST_CASE("threads: the pool runs every share once", "[threads]") {
+  const ThreadSettings restore;
+  for (int threads : {1, 2, 4}) {
+    latent::set_num_threads(threads);
+    for (int shares : {0, 1, 2, 3, 7, 64}) {
+      CAPTURE(threads, shares);
+      // Many jobs in a row: workers that sleep, spin or lag behind must neither skip nor repeat a share.
+      for (int job = 0; job < 200; ++job) REQUIRE(share_counts(shares) == std::vector<int>(std::size_t(shares), 1));
+    }
+  }
+}
+
+TEST_CASE("threads: a task that splits work itself, and callers on several threads, run every share once", "[threads]") {
+  const ThreadSettings restore;
+  latent::set_num_threads(2);
+  SECTION("nested: the inner shares run on the thread of the outer share") {
+    std::vector<std::atomic<int>> counts(12);
+    latent::run_shares(3, [&](int outer) {
+      latent::run_shares(4, [&](int inner) { counts[std::size_t(outer * 4 + inner)].fetch_add(1); });
+    });
+    REQUIRE(std::vector<int>(counts.begin(), counts.end()) == std::vector<int>(12, 1));
+  }
+  SECTION("concurrent callers") {
+    std::vector<std::vector<int>> seen(3);
+    std::vector<std::thread> callers;
+    for (std::size_t c = 0; c < seen.size(); ++c)
+      callers.emplace_back([&, c] {
+        for (int job = 0; job < 300; ++job) {
+          const std::vector<int> counts = share_counts(5);
+          if (counts != std::vector<int>(5, 1)) seen[c] = counts;
+        }
+      });
+    for (std::thread& caller : callers) caller.join();
+    for (const std::vector<int>& counts : seen) REQUIRE(counts.empty());
+  }
+}
+
+TEST_CASE("threads: optimizer updates split over threads equal the one-thread update", "[threads]") {
+  const ThreadSettings restore;
+  // 3 parameters, 100k elements in all: the shares' boundaries fall inside parameters.
+  const auto run = [](int threads, auto optimizer) {
+    latent::set_num_threads(threads);
+    latent::Rng rng(21);
+    std::vector<latent::Parameter<float>> params;
+    for (const auto& shape : {std::array<Index, 2>{300, 200}, std::array<Index, 2>{37, 1}, std::array<Index, 2>{199, 201}}) {
+      params.emplace_back(Matrix<float>(shape[0], shape[1]));
+      rng.fill_uniform(params.back().value, -1, 1);
+    }
+    latent::ParameterList<float> list;
+    for (auto& p : params) list.push_back(&p);
+    for (int step = 0; step < 3; ++step) {
+      for (auto& p : params) {
+        p.grad.resize(p.value.rows(), p.value.cols());
+        rng.fill_uniform(p.grad, -1, 1);
+      }
+      optimizer.step(list);
+    }
+    std::vector<Matrix<float>> values;
+    for (auto& p : params) values.push_back(p.value);
+    return values;
+  };
+  // Equal up to rounding: where a piece starts decides which elements take
+  // Eigen's vectorized path (with fused multiply-adds) and which its scalar one.
+  const auto require_all_close = [](const std::vector<Matrix<float>>& split, const std::vector<Matrix<float>>& one) {
+    REQUIRE(split.size() == one.size());
+    for (std::size_t i = 0; i < one.size(); ++i) require_close(split[i], one[i]);
+  };
+  for (int threads : {2, 3}) {
+    CAPTURE(threads);
+    require_all_close(run(threads, latent::Adam<float>(1e-2f, 0.9f, 0.999f, 1e-8f, 0.01f)),
+                      run(1, latent::Adam<float>(1e-2f, 0.9f, 0.999f, 1e-8f, 0.01f)));
+    require_all_close(run(threads, latent::Sgd<float>(1e-2f, 0.9f, true)), run(1, latent::Sgd<float>(1e-2f, 0.9f, true)));
+  }
+  // And the update is the one written in the optimizer: Adam's first step moves every weight by lr.
+  latent::set_num_threads(2);
+  latent::Parameter<float> p(Matrix<float>::Zero(400, 200));
+  p.grad = Matrix<float>::Constant(400, 200, 0.5f);
+  p.grad(7, 9) = -2.0f;
+  latent::Adam<float>(1e-3f).step({&p});
+  REQUIRE(p.value(7, 9) == Approx(1e-3f));
+  REQUIRE(p.value(399, 199) == Approx(-1e-3f));
+  REQUIRE((p.value.array().abs() - 1e-3f).abs().maxCoeff() < 1e-7f);
 }

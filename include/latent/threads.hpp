@@ -1,14 +1,32 @@
-// latent/threads.hpp: how many threads latent's matrix products use. Threads
-// exist only when the program is built with OpenMP (LATENT_OPENMP); otherwise
-// these calls are harmless no-ops and products run on one thread.
+// latent/threads.hpp: the threads latent's ops run on. set_num_threads(n)
+// says how many; the large matrix products (autodiff/gemm.hpp) and the
+// optimizers' updates are then split into one share per thread and run on a
+// small pool of latent's own: the calling thread plus n - 1 workers, started
+// the first time they are needed.
 //
-// latent splits each large product of its ops into one block per thread
-// itself (autodiff/linear.hpp) and switches Eigen's own parallel GEMM off:
-// Eigen's threads spin-wait on each other many times within a product, and
-// with another process busy on the machine a step on two threads ran 15x
-// slower than on one. Split products cost one fork and one join each and
-// degrade to about one thread's speed instead.
+// Why a pool of its own, and not Eigen's parallel GEMM or OpenMP regions:
+// - Eigen's threads spin-wait on each other many times within a product;
+//   with another process busy on the machine, each wait can last a scheduler
+//   time slice, and a training step on two threads ran 15x slower than on one.
+//   Here a product is one fork and one join.
+// - Between two products of a step, OpenMP's threads either spin without
+//   bound (OMP_WAIT_POLICY=ACTIVE) or go to sleep at once (PASSIVE); on a
+//   virtual machine, waking a sleeping thread costs tens of microseconds, and
+//   a VAE step on two threads took 3.4 ms with PASSIVE against 2.9 with
+//   ACTIVE. The pool's workers spin for a bounded time (kSpinWait, longer
+//   than the gap between two products of a step) and then sleep.
+// - Shares are claimed, not assigned: when a worker is slow to wake (its core
+//   busy with another process), the caller runs the shares nobody claimed, so
+//   a split degrades to about one thread's speed instead of waiting.
 #pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include <Eigen/Core>
 
@@ -21,23 +39,176 @@ inline int& requested_threads() {
   return threads;
 }
 
+/// Runs shares of a task on the calling thread and a set of workers; see the
+/// file's comment for why.
+class ThreadPool {
+ public:
+  /// How long an idle worker spins before it sleeps.
+  static constexpr std::chrono::microseconds kSpinWait{500};
+
+  static ThreadPool& instance() {
+    static ThreadPool pool;
+    return pool;
+  }
+
+  ThreadPool() = default;
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  ~ThreadPool() {
+    {
+      const std::lock_guard<std::mutex> lock(sleep_mutex_);
+      stopping_.store(true);
+    }
+    wake_.notify_all();
+    for (std::thread& worker : workers_) worker.join();
+  }
+
+  /// Calls task(share) for every share in [0, shares), on this thread and up
+  /// to shares - 1 workers, and returns when all calls have returned. The
+  /// task must not throw. Calls made from inside a task, or while another
+  /// thread's run() is in progress, run their shares on the calling thread.
+  template <class Task>
+  void run(int shares, const Task& task) {
+    std::unique_lock<std::mutex> caller(caller_mutex_, std::defer_lock);
+    if (shares <= 1 || in_task() || shares > kMaxShares || !caller.try_lock()) {
+      for (int share = 0; share < shares; ++share) task(share);
+      return;
+    }
+    start_workers(shares - 1);
+    Job job{&task, &call<Task>, {0}};
+    job_.store(&job, std::memory_order_relaxed);
+    const std::uint32_t tag = ++tag_;
+    {
+      // Under the sleepers' mutex, so that a worker about to sleep sees the job.
+      const std::lock_guard<std::mutex> lock(sleep_mutex_);
+      work_.store(word(tag, shares, 0), std::memory_order_release);
+    }
+    wake_.notify_all();
+    in_task() = true;
+    run_shares(tag);
+    in_task() = false;
+    for (unsigned spins = 1; job.done.load(std::memory_order_acquire) < shares; ++spins) pause(spins);
+  }
+
+ private:
+  static constexpr int kMaxShares = 0xffff;
+
+  struct Job {
+    const void* task;
+    void (*call)(const void* task, int share);
+    std::atomic<int> done;
+  };
+
+  template <class Task>
+  static void call(const void* task, int share) noexcept {
+    (*static_cast<const Task*>(task))(share);
+  }
+
+  // The work word: the job's tag (32 bits), its share count and the next
+  // unclaimed share (16 bits each). Claiming a share is one compare-exchange,
+  // which also proves the job is still the tagged one (and alive).
+  static std::uint64_t word(std::uint32_t tag, int shares, int next) {
+    return (std::uint64_t(tag) << 32) | (std::uint64_t(shares) << 16) | std::uint64_t(next);
+  }
+  static std::uint32_t tag_of(std::uint64_t w) { return static_cast<std::uint32_t>(w >> 32); }
+  static int shares_of(std::uint64_t w) { return static_cast<int>((w >> 16) & 0xffff); }
+  static int next_of(std::uint64_t w) { return static_cast<int>(w & 0xffff); }
+
+  static bool& in_task() {
+    thread_local bool inside = false;
+    return inside;
+  }
+
+  // Spins briefly, then yields the core (to a worker that shares it, or to
+  // another process) while a job's last shares finish.
+  static void pause(unsigned spins) {
+    if (spins % 64 == 0) {
+      std::this_thread::yield();
+    } else {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+  }
+
+  // Claims and runs the shares of job `tag` until none is left.
+  void run_shares(std::uint32_t tag) {
+    std::uint64_t w = work_.load(std::memory_order_acquire);
+    while (tag_of(w) == tag && next_of(w) < shares_of(w)) {
+      if (!work_.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+      // The claimed share keeps the job from completing, so job_ is this job's.
+      Job& job = *job_.load(std::memory_order_relaxed);
+      job.call(job.task, next_of(w));
+      job.done.fetch_add(1, std::memory_order_release);
+      w = work_.load(std::memory_order_acquire);
+    }
+  }
+
+  void start_workers(int count) {
+    while (static_cast<int>(workers_.size()) < count) workers_.emplace_back([this] { work(); });
+  }
+
+  void work() {
+    in_task() = true;
+    std::uint32_t seen = tag_.load();
+    for (;;) {
+      const std::uint32_t tag = wait_for_job(seen);
+      if (stopping_.load()) return;
+      run_shares(tag);
+      seen = tag;
+    }
+  }
+
+  // The tag of the next job after `seen`; spins for kSpinWait, then sleeps.
+  std::uint32_t wait_for_job(std::uint32_t seen) {
+    const auto spin_until = std::chrono::steady_clock::now() + kSpinWait;
+    for (unsigned spins = 1;; ++spins) {
+      const std::uint32_t tag = tag_of(work_.load(std::memory_order_acquire));
+      if (tag != seen || stopping_.load(std::memory_order_relaxed)) return tag;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+      if (spins % 256 == 0 && std::chrono::steady_clock::now() > spin_until) break;
+    }
+    std::unique_lock<std::mutex> lock(sleep_mutex_);
+    wake_.wait(lock, [&] { return tag_of(work_.load()) != seen || stopping_.load(); });
+    return tag_of(work_.load(std::memory_order_acquire));
+  }
+
+  std::mutex caller_mutex_;  // one run() at a time; others run serially
+  std::vector<std::thread> workers_;
+  std::atomic<std::uint32_t> tag_{0};
+  std::atomic<std::uint64_t> work_{0};
+  std::atomic<Job*> job_{nullptr};
+  std::atomic<bool> stopping_{false};
+  std::mutex sleep_mutex_;
+  std::condition_variable wake_;
+};
+
 }  // namespace detail
 
-/// Sets the number of threads for latent's products (n >= 1; smaller means 1)
-/// and turns Eigen's own product threading off (Eigen::setNbThreads(1)), for
-/// the program's other Eigen products too. One thread is the right choice on a
-/// shared or small machine, and what the examples and benchmarks use unless
-/// told otherwise. Until this is called, products follow Eigen's default (in
-/// an OpenMP build: OMP_NUM_THREADS, else every core).
+/// Sets the number of threads for latent's products and optimizer updates
+/// (n >= 1; smaller means 1) and turns Eigen's own product threading off
+/// (Eigen::setNbThreads(1)), for the program's other Eigen products too. One
+/// thread, the default, is the right choice on a shared or small machine.
 inline void set_num_threads(int n) {
   detail::requested_threads() = n < 1 ? 1 : n;
   Eigen::setNbThreads(1);
 }
 
-/// The number of threads latent's products use.
+/// The number of threads latent's products and optimizer updates use.
 inline int num_threads() {
   const int requested = detail::requested_threads();
-  return requested > 0 ? requested : Eigen::nbThreads();
+  return requested > 0 ? requested : 1;
+}
+
+/// Calls task(share) for share = 0 .. shares - 1, on up to `shares` threads
+/// (this one and latent's workers), and returns when all are done. For
+/// splitting work that latent's ops do; tasks must not throw.
+template <class Task>
+void run_shares(int shares, const Task& task) {
+  detail::ThreadPool::instance().run(shares, task);
 }
 
 }  // namespace latent

@@ -14,21 +14,13 @@
 //   builds where Eigen hands products to a BLAS (EIGEN_USE_BLAS), take the
 //   plain Eigen expression.
 //
-// - Threads. With several (latent::set_num_threads, OpenMP builds), a product
-//   is split into one block of its result per thread, each a single-threaded
-//   GEMM: one fork and one join per product. Eigen's own parallel GEMM makes
-//   its threads spin-wait on each other many times within a product; with
-//   another process busy on the machine, each wait can last a scheduler time
-//   slice, and a training step on two threads ran 15x slower than on one.
-//   Split products degrade to about one thread's speed instead.
+// - Threads. With several (latent::set_num_threads), a product is split into
+//   one block of its result per thread, each a single-threaded GEMM, run on
+//   latent's thread pool (threads.hpp): one fork and one join per product.
 #pragma once
 
 #include <algorithm>
 #include <type_traits>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "latent/matrix.hpp"
 #include "latent/threads.hpp"
@@ -104,18 +96,14 @@ void gemm_add(Dst&& dst, const L& lhs, const R& rhs) {
 }
 
 /// Threads to split a rows x cols result with this inner dimension over: one
-/// per 2^21 multiply-adds (a share worth waking a thread for), at most
-/// latent::num_threads(), and one inside a parallel region or without OpenMP.
+/// per kGemmShare multiply-adds (a share worth handing to another thread), at
+/// most latent::num_threads().
 inline int gemm_threads(Index rows, Index cols, Index depth) {
-#ifdef _OPENMP
+  constexpr double kGemmShare = 1 << 19;
   const int available = num_threads();
-  if (available <= 1 || omp_in_parallel()) return 1;
-  const double shares = static_cast<double>(rows) * static_cast<double>(cols) * static_cast<double>(depth) / double(1 << 21);
+  if (available <= 1) return 1;
+  const double shares = static_cast<double>(rows) * static_cast<double>(cols) * static_cast<double>(depth) / kGemmShare;
   return static_cast<int>(std::clamp(shares, 1.0, static_cast<double>(available)));
-#else
-  (void)rows, (void)cols, (void)depth;
-  return 1;
-#endif
 }
 
 /// dst = lhs rhs, or dst += lhs rhs when `add`; dst is already lhs.rows() x
@@ -123,28 +111,32 @@ inline int gemm_threads(Index rows, Index cols, Index depth) {
 /// multiples of 16, a cache line of floats).
 template <class S, class L, class R>
 void gemm(Matrix<S>& dst, const L& lhs, const R& rhs, bool add) {
-  if (!add) dst.setZero();
   const int threads = gemm_threads(dst.rows(), dst.cols(), lhs.cols());
-  if (threads == 1) return gemm_add(dst, lhs, rhs);
-#ifdef _OPENMP
+  if (threads == 1) {
+    if (!add) dst.setZero();
+    return gemm_add(dst, lhs, rhs);
+  }
   const bool by_rows = dst.rows() >= dst.cols();
   const Index length = by_rows ? dst.rows() : dst.cols();
   const Index granule = by_rows ? 16 : 1;
-  const auto boundary = [&](Index part, Index parts) {
-    return part == parts ? length : std::min(length, (length * part / parts + granule - 1) / granule * granule);
+  const auto boundary = [&](Index part) {
+    return part == threads ? length : std::min(length, (length * part / threads + granule - 1) / granule * granule);
   };
-#pragma omp parallel num_threads(threads)
-  {
-    const Index parts = omp_get_num_threads(), part = omp_get_thread_num();
-    const Index begin = boundary(part, parts), end = boundary(part + 1, parts);
-    if (end > begin) {
-      if (by_rows)
-        gemm_add(dst.middleRows(begin, end - begin), lhs.middleRows(begin, end - begin), rhs);
-      else
-        gemm_add(dst.middleCols(begin, end - begin), lhs, rhs.middleCols(begin, end - begin));
+  run_shares(threads, [&](int part) {
+    const Index begin = boundary(part), end = boundary(part + 1);
+    if (end <= begin) return;
+    // Each share clears its own block: a serial clear of the whole result
+    // would take as long as a small product.
+    if (by_rows) {
+      auto block = dst.middleRows(begin, end - begin);
+      if (!add) block.setZero();
+      gemm_add(block, lhs.middleRows(begin, end - begin), rhs);
+    } else {
+      auto block = dst.middleCols(begin, end - begin);
+      if (!add) block.setZero();
+      gemm_add(block, lhs, rhs.middleCols(begin, end - begin));
     }
-  }
-#endif
+  });
 }
 
 }  // namespace detail

@@ -1,5 +1,6 @@
 // latent/optim/adam.hpp: Adam (Kingma & Ba), with optional decoupled weight
-// decay (AdamW). The update of each parameter is one fused Eigen expression.
+// decay (AdamW). The update runs piece by piece, split over latent's threads
+// (SlotOptimizer::for_each_piece).
 #pragma once
 
 #include <cmath>
@@ -20,16 +21,16 @@ class Adam : public SlotOptimizer<S, 2> {
     const auto t = static_cast<double>(++this->steps_);
     const S step_size = lr / S(1 - std::pow(double(beta1), t));
     const S inv_sqrt_bias2 = S(1 / std::sqrt(1 - std::pow(double(beta2), t)));
-    for (std::size_t i = 0; i < params.size(); ++i) {
-      auto w = params[i]->value.array();
-      const auto g = params[i]->grad.array();
-      auto m = this->slots_[0][i].array();
-      auto v = this->slots_[1][i].array();
+    this->for_each_piece(params, [&](std::size_t i, Index begin, Index count) {
+      auto w = this->piece(params[i]->value, begin, count);
+      const auto g = this->piece(params[i]->grad, begin, count);
+      auto m = this->piece(this->slots_[0][i], begin, count);
+      auto v = this->piece(this->slots_[1][i], begin, count);
       if (weight_decay != S(0)) w *= S(1) - lr * weight_decay;
       m = beta1 * m + (S(1) - beta1) * g;
       v = beta2 * v + (S(1) - beta2) * g.square();
       w -= step_size * m / (v.sqrt() * inv_sqrt_bias2 + eps);
-    }
+    });
   }
 
   std::vector<NamedTensor<S>> state_tensors() { return SlotOptimizer<S, 2>::state_tensors({"m", "v"}); }

@@ -16,20 +16,20 @@ class Sgd : public SlotOptimizer<S, 1> {
   void step(const ParameterList<S>& params) {
     this->bind(params);
     ++this->steps_;
-    for (std::size_t i = 0; i < params.size(); ++i) {
-      auto& w = params[i]->value;
-      const auto& g = params[i]->grad;
+    this->for_each_piece(params, [&](std::size_t i, Index begin, Index count) {
+      auto w = this->piece(params[i]->value, begin, count);
+      const auto g = this->piece(params[i]->grad, begin, count);
       if (momentum == S(0)) {
         w -= lr * g;
-        continue;
+        return;
       }
-      auto& velocity = this->slots_[0][i];
+      auto velocity = this->piece(this->slots_[0][i], begin, count);
       velocity = momentum * velocity + g;
       if (nesterov)
         w -= lr * (g + momentum * velocity);
       else
         w -= lr * velocity;
-    }
+    });
   }
 
   std::vector<NamedTensor<S>> state_tensors() { return SlotOptimizer<S, 1>::state_tensors({"velocity"}); }
