@@ -74,6 +74,18 @@ TEST_CASE("an optimizer refuses a parameter list it was not bound to", "[optim]"
   REQUIRE_THROWS_WITH(adam.step({&b}), Catch::Contains("3x1") && Catch::Contains("2x2"));
 }
 
+TEST_CASE("an optimizer refuses a gradient of the wrong shape, and zero_grad restores it", "[optim]") {
+  latent::Parameter<float> a(2, 3);
+  a.grad.resize(3, 1);
+  latent::Sgd<float> sgd;
+  REQUIRE_THROWS_WITH(sgd.step({&a}), Catch::Contains("gradient is 3x1") && Catch::Contains("2x3"));
+  REQUIRE(a.value.isZero());
+  latent::zero_grad<float>({&a});
+  REQUIRE(a.grad.rows() == 2);
+  REQUIRE(a.grad.cols() == 3);
+  REQUIRE(a.grad.isZero());
+}
+
 TEST_CASE("clip_grad_norm", "[optim]") {
   latent::Parameter<double> a(1, 2), b(1, 1);
   SECTION("leaves a small gradient untouched") {

@@ -1,14 +1,18 @@
 // latent/autodiff/parameter.hpp: a trainable tensor whose value and gradient
 // outlive any tape. Layers own parameters; optimizers and checkpoints see only
 // parameters; a tape refers to a parameter through a leaf node that
-// accumulates into the parameter's gradient.
+// accumulates into the parameter's gradient. Also the loop that visits every
+// element of a parameter list, split over latent's threads, for optimizers
+// and zero_grad.
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "latent/matrix.hpp"
+#include "latent/threads.hpp"
 
 namespace latent {
 
@@ -51,9 +55,46 @@ ParameterList<S> parameters_of(const NamedParameterList<S>& named) {
   return list;
 }
 
+namespace detail {
+
+/// Calls visit(i, begin, count) on pieces that cover every element of every
+/// parameter (elements begin .. begin + count - 1 of params[i], column-major)
+/// once: split over latent's threads (one share per 2^15 elements at least)
+/// and cut into pieces small enough that an update written as several Eigen
+/// statements finds its operands in L1 cache after the first.
+template <class S, class Visit>
+void for_each_piece(const ParameterList<S>& params, const Visit& visit) {
+  constexpr Index kPiece = 1024, kMinShare = Index(1) << 15;
+  Index total = 0;
+  for (const auto* p : params) total += p->value.size();
+  const int shares = static_cast<int>(std::clamp<Index>(total / kMinShare, 1, num_threads()));
+  run_shares(shares, [&](int share) {
+    const Index begin = total * share / shares, end = total * (share + 1) / shares;
+    Index offset = 0;  // of params[i]'s first element in the concatenation
+    for (std::size_t i = 0; i < params.size() && offset < end; offset += params[i]->value.size(), ++i) {
+      const Index first = std::max(begin, offset) - offset;
+      const Index last = std::min(end, offset + params[i]->value.size()) - offset;
+      for (Index at = first; at < last; at += kPiece) visit(i, at, std::min(kPiece, last - at));
+    }
+  });
+}
+
+/// Elements begin .. begin + count - 1 of `m` (column-major), as an array.
+template <class S>
+Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>> piece(Matrix<S>& m, Index begin, Index count) {
+  return Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>>(m.data() + begin, count);
+}
+
+}  // namespace detail
+
+/// Clears every parameter's gradient (split over latent's threads).
 template <class S>
 void zero_grad(const ParameterList<S>& params) {
-  for (auto* p : params) p->zero_grad();
+  for (auto* p : params)
+    if (p->grad.rows() != p->value.rows() || p->grad.cols() != p->value.cols()) p->grad.resize(p->value.rows(), p->value.cols());
+  detail::for_each_piece(params, [&](std::size_t i, Index begin, Index count) {
+    detail::piece(params[i]->grad, begin, count).setZero();
+  });
 }
 
 /// Sets requires_grad on every parameter of a list.

@@ -1,6 +1,6 @@
 // latent/optim/adam.hpp: Adam (Kingma & Ba), with optional decoupled weight
 // decay (AdamW). The update runs piece by piece, split over latent's threads
-// (SlotOptimizer::for_each_piece).
+// (detail::for_each_piece).
 #pragma once
 
 #include <cmath>
@@ -21,11 +21,11 @@ class Adam : public SlotOptimizer<S, 2> {
     const auto t = static_cast<double>(++this->steps_);
     const S step_size = lr / S(1 - std::pow(double(beta1), t));
     const S inv_sqrt_bias2 = S(1 / std::sqrt(1 - std::pow(double(beta2), t)));
-    this->for_each_piece(params, [&](std::size_t i, Index begin, Index count) {
-      auto w = this->piece(params[i]->value, begin, count);
-      const auto g = this->piece(params[i]->grad, begin, count);
-      auto m = this->piece(this->slots_[0][i], begin, count);
-      auto v = this->piece(this->slots_[1][i], begin, count);
+    detail::for_each_piece(params, [&](std::size_t i, Index begin, Index count) {
+      auto w = detail::piece(params[i]->value, begin, count);
+      const auto g = detail::piece(params[i]->grad, begin, count);
+      auto m = detail::piece(this->slots_[0][i], begin, count);
+      auto v = detail::piece(this->slots_[1][i], begin, count);
       if (weight_decay != S(0)) w *= S(1) - lr * weight_decay;
       m = beta1 * m + (S(1) - beta1) * g;
       v = beta2 * v + (S(1) - beta2) * g.square();

@@ -1,11 +1,9 @@
 // latent/optim/optimizer.hpp: what optimizers share: per-parameter state
 // slots (momentum, Adam's moments) bound to a parameter list on the first
 // step, checked against it on every later step, and exposed by name for
-// checkpoints; and the loop that applies an update element by element, split
-// over latent's threads.
+// checkpoints.
 #pragma once
 
-#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -13,7 +11,6 @@
 
 #include "latent/autodiff/parameter.hpp"
 #include "latent/error.hpp"
-#include "latent/threads.hpp"
 
 namespace latent {
 
@@ -27,9 +24,14 @@ struct NamedTensor {
 template <class S, std::size_t Slots>
 class SlotOptimizer {
  public:
-  /// Allocates zeroed state for params (first call), or checks that params
-  /// match the list the state was made for.
+  /// Checks that every gradient has its parameter's shape; allocates zeroed
+  /// state for params (first call), or checks that params match the list the
+  /// state was made for.
   void bind(const ParameterList<S>& params) {
+    for (std::size_t i = 0; i < params.size(); ++i)
+      if (params[i]->grad.rows() != params[i]->value.rows() || params[i]->grad.cols() != params[i]->value.cols())
+        throw shape_error("optimizer: parameter " + std::to_string(i) + " is " + shape_string(params[i]->value) +
+                          " but its gradient is " + shape_string(params[i]->grad));
     if (slots_[0].empty()) {
       for (auto& slot : slots_)
         for (const auto* p : params) slot.push_back(Matrix<S>::Zero(p->value.rows(), p->value.cols()));
@@ -58,33 +60,6 @@ class SlotOptimizer {
   }
 
  protected:
-  using Piece = Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>>;
-
-  /// Elements begin .. begin + count - 1 of `m` (column-major), as an array.
-  static Piece piece(Matrix<S>& m, Index begin, Index count) { return Piece(m.data() + begin, count); }
-
-  /// Calls update(i, begin, count) on pieces that cover every element of
-  /// every parameter once: split over latent's threads (one share per 2^15
-  /// elements at least) and cut into pieces that fit in L1 cache together, so
-  /// that an update written as several Eigen statements reads its operands
-  /// from memory once.
-  template <class Update>
-  static void for_each_piece(const ParameterList<S>& params, const Update& update) {
-    constexpr Index kPiece = 1024, kMinShare = Index(1) << 15;
-    Index total = 0;
-    for (const auto* p : params) total += p->value.size();
-    const int shares = static_cast<int>(std::clamp<Index>(total / kMinShare, 1, num_threads()));
-    run_shares(shares, [&](int share) {
-      const Index begin = total * share / shares, end = total * (share + 1) / shares;
-      Index offset = 0;  // of params[i]'s first element in the concatenation
-      for (std::size_t i = 0; i < params.size() && offset < end; offset += params[i]->value.size(), ++i) {
-        const Index first = std::max(begin, offset) - offset;
-        const Index last = std::min(end, offset + params[i]->value.size()) - offset;
-        for (Index at = first; at < last; at += kPiece) update(i, at, std::min(kPiece, last - at));
-      }
-    });
-  }
-
   std::array<std::vector<Matrix<S>>, Slots> slots_;
   std::int64_t steps_ = 0;
 };

@@ -16,14 +16,14 @@ class Sgd : public SlotOptimizer<S, 1> {
   void step(const ParameterList<S>& params) {
     this->bind(params);
     ++this->steps_;
-    this->for_each_piece(params, [&](std::size_t i, Index begin, Index count) {
-      auto w = this->piece(params[i]->value, begin, count);
-      const auto g = this->piece(params[i]->grad, begin, count);
+    detail::for_each_piece(params, [&](std::size_t i, Index begin, Index count) {
+      auto w = detail::piece(params[i]->value, begin, count);
+      const auto g = detail::piece(params[i]->grad, begin, count);
       if (momentum == S(0)) {
         w -= lr * g;
         return;
       }
-      auto velocity = this->piece(this->slots_[0][i], begin, count);
+      auto velocity = detail::piece(this->slots_[0][i], begin, count);
       velocity = momentum * velocity + g;
       if (nesterov)
         w -= lr * (g + momentum * velocity);
