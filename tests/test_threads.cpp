@@ -3,7 +3,8 @@
 // threads (autodiff/gemm.hpp) give the values and gradients of the one-thread
 // products, whichever side of the result is split and whichever way the
 // gradient lands (a parameter's, a node's first contribution, a node's later
-// one); optimizer updates split over threads give the one-thread result;
+// one), also when both operands' gradients are computed at once or land in
+// one place; optimizer updates split over threads give the one-thread result;
 // set_num_threads turns Eigen's own product threading off.
 #include <array>
 #include <atomic>
@@ -108,6 +109,30 @@ TEST_CASE("threads: matmul splits both operands' gradients", "[threads]") {
   require_close(values[1], values[0]);
   require_close(grads_a[1], grads_a[0]);
   require_close(grads_b[1], grads_b[0]);
+}
+
+TEST_CASE("threads: a product of a matrix with itself adds both gradients into one", "[threads]") {
+  // Both operands' gradients land in the same place: on two threads they must not be written at once.
+  const ThreadSettings restore;
+  latent::Rng rng(10);
+  Matrix<float> a_value(300, 300);
+  rng.fill_uniform(a_value, -1, 1);
+  latent::Parameter<float> p(a_value);
+  std::vector<Matrix<float>> by_node, by_parameter;
+  for (int threads : {1, 2}) {
+    latent::set_num_threads(threads);
+    Tape<float> tape;
+    Var<float> a = tape.variable(a_value);
+    tape.backward(latent::sum(latent::square(latent::matmul(a, a))));
+    by_node.push_back(a.grad());
+    p.zero_grad();
+    Tape<float> leaves;  // two leaves of one parameter
+    leaves.backward(latent::sum(latent::square(latent::matmul(leaves.leaf(p), leaves.leaf(p)))));
+    by_parameter.push_back(p.grad);
+  }
+  require_close(by_node[1], by_node[0]);
+  require_close(by_parameter[1], by_parameter[0]);
+  require_close(by_parameter[0], by_node[0]);
 }
 
 TEST_CASE("threads: set_num_threads sets latent's count and turns Eigen's product threading off", "[threads]") {

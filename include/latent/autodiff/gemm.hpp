@@ -95,11 +95,12 @@ void gemm_add(Dst&& dst, const L& lhs, const R& rhs) {
   dst.noalias() += lhs * rhs;
 }
 
+/// Multiply-adds worth handing to another thread.
+constexpr double kGemmShare = 1 << 19;
+
 /// Threads to split a rows x cols result with this inner dimension over: one
-/// per kGemmShare multiply-adds (a share worth handing to another thread), at
-/// most latent::num_threads().
+/// per kGemmShare multiply-adds, at most latent::num_threads().
 inline int gemm_threads(Index rows, Index cols, Index depth) {
-  constexpr double kGemmShare = 1 << 19;
   const int available = num_threads();
   if (available <= 1) return 1;
   const double shares = static_cast<double>(rows) * static_cast<double>(cols) * static_cast<double>(depth) / kGemmShare;

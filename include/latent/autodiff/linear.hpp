@@ -25,6 +25,33 @@ void accumulate_product(Tape<S>& t, const Node<S>& n, int i, const L& lhs, const
   target.has_grad = true;
 }
 
+/// True when the gradients of parents 0 and 1 of n land in different places
+/// (two nodes, not two leaves of one parameter), so that they can be written
+/// at the same time.
+template <class S>
+bool distinct_gradients(Tape<S>& t, const Node<S>& n) {
+  const Node<S>& first = t.node(Var<S>(&t, n.parents[0]));
+  const Node<S>& second = t.node(Var<S>(&t, n.parents[1]));
+  return &first != &second && (first.parameter == nullptr || first.parameter != second.parameter);
+}
+
+/// The backward of a product node: to_first() and to_second() accumulate the
+/// gradients of its two operands, products of equal size (multiply_adds each).
+/// With two threads, the two run at once, one whole product per thread, rather
+/// than one after the other, each split in two: half the forks and joins, and
+/// neither thread packs an operand the other also packs.
+template <class S, class ToFirst, class ToSecond>
+void accumulate_products(Tape<S>& t, const Node<S>& n, double multiply_adds, const ToFirst& to_first,
+                         const ToSecond& to_second) {
+  const bool first = t.parent_requires_grad(n, 0), second = t.parent_requires_grad(n, 1);
+  if (first && second && num_threads() == 2 && multiply_adds >= 2 * kGemmShare && distinct_gradients(t, n)) {
+    run_shares(2, [&](int share) { share == 0 ? to_first() : to_second(); });
+    return;
+  }
+  if (first) to_first();
+  if (second) to_second();
+}
+
 }  // namespace detail
 
 /// C = A B. A: m x k, B: k x n -> m x n.
@@ -38,8 +65,10 @@ Var<S> matmul(Var<S> a, Var<S> b) {
   Var<S> out = tape.record(a.rows(), b.cols(), {a, b}, [](Tape<S>& t, Node<S>& n) {
     const Matrix<S>& A = t.parent_value(n, 0);
     const Matrix<S>& B = t.parent_value(n, 1);
-    if (t.parent_requires_grad(n, 0)) detail::accumulate_product(t, n, 0, n.grad, B.transpose());
-    if (t.parent_requires_grad(n, 1)) detail::accumulate_product(t, n, 1, A.transpose(), n.grad);
+    detail::accumulate_products(
+        t, n, double(A.rows()) * double(A.cols()) * double(B.cols()),
+        [&] { detail::accumulate_product(t, n, 0, n.grad, B.transpose()); },
+        [&] { detail::accumulate_product(t, n, 1, A.transpose(), n.grad); });
   });
   detail::gemm(tape.value_of(out), a.value(), b.value(), false);
   return out;
@@ -83,8 +112,12 @@ Var<S> dense(const Act& act, Var<S> w, Var<S> x, Var<S> b) {
   Tape<S>& tape = w.tape();
   Var<S> out = tape.record(w.rows(), x.cols(), {w, x, b}, [](Tape<S>& t, Node<S>& n) {
     const Matrix<S>& dz = detail::pre_activation_grad<S, Act>(n, n.cache);
-    if (t.parent_requires_grad(n, 0)) detail::accumulate_product(t, n, 0, dz, t.parent_value(n, 1).transpose());
-    if (t.parent_requires_grad(n, 1)) detail::accumulate_product(t, n, 1, t.parent_value(n, 0).transpose(), dz);
+    const Matrix<S>& W = t.parent_value(n, 0);
+    const Matrix<S>& X = t.parent_value(n, 1);
+    detail::accumulate_products(
+        t, n, double(W.rows()) * double(W.cols()) * double(X.cols()),
+        [&] { detail::accumulate_product(t, n, 0, dz, X.transpose()); },
+        [&] { detail::accumulate_product(t, n, 1, W.transpose(), dz); });
     if (t.parent_requires_grad(n, 2)) t.accumulate(n, 2, dz.rowwise().sum());
   });
   Node<S>& node = tape.node(out);
