@@ -4,7 +4,8 @@
 // products, whichever side of the result is split and whichever way the
 // gradient lands (a parameter's, a node's first contribution, a node's later
 // one), also when both operands' gradients are computed at once or land in
-// one place; optimizer updates split over threads give the one-thread result;
+// one place; a loss summed over threads (bce_with_logits) and optimizer
+// updates split over threads give the one-thread results;
 // set_num_threads turns Eigen's own product threading off.
 #include <array>
 #include <atomic>
@@ -226,4 +227,26 @@ TEST_CASE("threads: optimizer updates split over threads equal the one-thread up
   REQUIRE(p.value(7, 9) == Approx(1e-3f));
   REQUIRE(p.value(399, 199) == Approx(-1e-3f));
   REQUIRE((p.value.array().abs() - 1e-3f).abs().maxCoeff() < 1e-7f);
+}
+
+TEST_CASE("threads: bce_with_logits summed over threads equals the one-thread loss", "[threads]") {
+  const ThreadSettings restore;
+  const Matrix<float> logits = (test::random_matrix(784, 128, 31) * 8).cast<float>();
+  const Matrix<float> targets = ((test::random_matrix(784, 128, 32).array() + 1) / 2).matrix().cast<float>();
+  std::vector<float> losses;
+  std::vector<Matrix<float>> grads;
+  for (int threads : {1, 2, 3}) {
+    latent::set_num_threads(threads);
+    Tape<float> tape;
+    Var<float> l = tape.variable(logits);
+    Var<float> loss = latent::bce_with_logits(l, tape.constant(targets));
+    tape.backward(loss);
+    losses.push_back(loss.item());
+    grads.push_back(l.grad());
+  }
+  for (std::size_t i = 1; i < losses.size(); ++i) {
+    CAPTURE(i);
+    REQUIRE(losses[i] == Approx(losses[0]).epsilon(1e-6));
+    require_close(grads[i], grads[0]);
+  }
 }

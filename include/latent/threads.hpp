@@ -20,6 +20,7 @@
 //   a split degrades to about one thread's speed instead of waiting.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -28,7 +29,7 @@
 #include <thread>
 #include <vector>
 
-#include <Eigen/Core>
+#include "latent/matrix.hpp"
 
 namespace latent {
 namespace detail {
@@ -211,4 +212,25 @@ void run_shares(int shares, const Task& task) {
   detail::ThreadPool::instance().run(shares, task);
 }
 
+namespace detail {
+
+/// sum of block_sum(begin, count) over column blocks that cover 0 .. cols - 1,
+/// computed on up to num_threads() threads, one block per 2^15 elements
+/// (`elements` in all) at least; the blocks' sums are added in column order.
+template <class S, class BlockSum>
+S sum_over_column_blocks(Index cols, Index elements, const BlockSum& block_sum) {
+  constexpr int kMaxBlocks = 16;
+  const Index wanted = std::min<Index>(elements >> 15, std::min(cols, Index(kMaxBlocks)));
+  const int blocks = static_cast<int>(std::clamp<Index>(wanted, 1, num_threads()));
+  S sums[kMaxBlocks];
+  run_shares(blocks, [&](int block) {
+    const Index begin = cols * block / blocks, end = cols * (block + 1) / blocks;
+    sums[block] = block_sum(begin, end - begin);
+  });
+  S total = 0;
+  for (int block = 0; block < blocks; ++block) total += sums[block];
+  return total;
+}
+
+}  // namespace detail
 }  // namespace latent

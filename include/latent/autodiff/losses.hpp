@@ -74,9 +74,16 @@ Var<S> bce_with_logits(Var<S> logits, Var<S> targets) {
     if (t.parent_requires_grad(n, 1)) t.accumulate(n, 1, (-g) * t.parent_value(n, 0));
   });
   Node<S>& node = tape.node(out);
-  const auto l = logits.value().array();
-  node.cache = l.logistic().matrix();
-  node.value(0, 0) = formula::bce_with_logits(l, targets.value().array()).sum() * detail::inverse_batch(logits);
+  const Matrix<S>& l = logits.value();
+  const Matrix<S>& t = targets.value();
+  node.cache.resize(l.rows(), l.cols());
+  // Exponentials and logarithms for every pixel: worth splitting over threads.
+  const S sum = detail::sum_over_column_blocks<S>(l.cols(), l.size(), [&](Index begin, Index count) {
+    const auto block = l.middleCols(begin, count).array();
+    node.cache.middleCols(begin, count) = block.logistic().matrix();
+    return formula::bce_with_logits(block, t.middleCols(begin, count).array()).sum();
+  });
+  node.value(0, 0) = sum * detail::inverse_batch(logits);
   return out;
 }
 
