@@ -29,7 +29,7 @@ namespace latent_bench {
 using latent::Index;
 using Matrix = latent::Matrix<float>;
 
-/// Threads for Eigen's products: LATENT_NUM_THREADS, else OMP_NUM_THREADS
+/// Threads for latent's ops and the raw Eigen SGEMMs: LATENT_NUM_THREADS, else OMP_NUM_THREADS
 /// (its first entry), else 1, latent's default.
 inline int threads_from_environment() {
   for (const char* name : {"LATENT_NUM_THREADS", "OMP_NUM_THREADS"}) {

@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
   app.add_option("--samples", flags.samples, "generated images, IDX3 unsigned bytes (N x 28 x 28)")->required();
   app.add_option("--classifier", flags.classifier, "classifier checkpoint written by train_classifier")->required();
   app.add_option("--data", flags.data, "folder with the four MNIST IDX files, raw or .gz")->capture_default_str();
-  app.add_option("--threads", flags.threads, "threads for matrix products")->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_option("--threads", flags.threads, "threads for matrix products and optimizer updates")->capture_default_str()->check(CLI::Range(1, 256));
   CLI11_PARSE(app, argc, argv);
   try {
     return run(flags);

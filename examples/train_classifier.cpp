@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
   app.add_option("--lr", flags.lr, "Adam's peak learning rate (cosine decay to 0)")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--out", flags.out, "the checkpoint to write")->capture_default_str();
   app.add_option("--seed", flags.seed, "seed of initialization and shuffling")->capture_default_str();
-  app.add_option("--threads", flags.threads, "threads for matrix products")->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_option("--threads", flags.threads, "threads for matrix products and optimizer updates")->capture_default_str()->check(CLI::Range(1, 256));
   CLI11_PARSE(app, argc, argv);
   try {
     return run(flags);

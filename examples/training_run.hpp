@@ -39,7 +39,7 @@ inline void add_common_flags(CLI::App& app, CommonFlags& flags, const std::strin
       ->check(CLI::Range(1, 100000));
   app.add_option("--batch", flags.batch, "batch size")->capture_default_str()->check(CLI::Range(1, 1 << 20));
   app.add_option("--seed", flags.seed, "seed of initialization, shuffling and noise")->capture_default_str();
-  app.add_option("--threads", flags.threads, "threads for matrix products")->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_option("--threads", flags.threads, "threads for matrix products and optimizer updates")->capture_default_str()->check(CLI::Range(1, 256));
   app.add_option("--out", flags.out, out_help);
   app.add_option("--samples-out", flags.samples_out, samples_help);
   app.add_option("--samples", flags.samples, "number of samples for --samples-out")->capture_default_str()->check(CLI::Range(1, 10000000));
