@@ -15,9 +15,7 @@
 #include <string>
 
 #include "latent/autodiff/linear.hpp"
-#include "latent/nn/activation.hpp"
-#include "latent/nn/init.hpp"
-#include "latent/nn/module.hpp"
+#include "latent/nn/dense.hpp"
 #include "latent/random.hpp"
 
 namespace latent {
@@ -65,20 +63,19 @@ Var<S> spectral_normalize(Var<S> w, const Matrix<S>& u, const Matrix<S>& v) {
 /// stands. u and v are not parameters: a restored layer re-estimates them (a
 /// few steps; call refine_estimate() to do it at once).
 template <class S, class Act = Identity, class Init = GlorotUniform>
-class SpectralDense : public Module<SpectralDense<S, Act, Init>, S> {
- public:
-  using Activation = Act;
+class SpectralDense : public detail::AffineLayer<SpectralDense<S, Act, Init>, S, Act, Init> {
+  using Base = detail::AffineLayer<SpectralDense<S, Act, Init>, S, Act, Init>;
 
+ public:
   SpectralDense(Index in, Index out, Rng& rng, Act act = {}, Init init = {})
-      : weight(out, in), bias(out, 1), act_(act), u_(out, 1), v_(in, 1) {
-    if (in <= 0 || out <= 0)
-      throw shape_error("SpectralDense: sizes must be positive, got in " + std::to_string(in) + ", out " + std::to_string(out));
-    init(weight.value, rng);
-    init_bias(init, bias.value, in, rng);
+      : Base("SpectralDense", in, out, rng, act, init), u_(out, 1), v_(in, 1) {
     rng.fill_normal(u_);
     u_ /= u_.norm();
     power_iteration();
   }
+
+  using Base::bias;
+  using Base::weight;
 
   Var<S> operator()(Var<S> x) {
     Tape<S>& tape = x.tape();
@@ -91,7 +88,7 @@ class SpectralDense : public Module<SpectralDense<S, Act, Init>, S> {
       cached_recording_ = tape.recording();
       cached_requires_grad_ = weight.requires_grad;
     }
-    return dense(act_, normalized_, x, tape.leaf(bias));
+    return dense(this->act_, normalized_, x, tape.leaf(bias));
   }
 
   /// One step of power iteration on W: v = W^T u / |W^T u|, u = W v / |W v|.
@@ -110,19 +107,9 @@ class SpectralDense : public Module<SpectralDense<S, Act, Init>, S> {
   /// The current estimate u^T W v of W's largest singular value.
   S sigma() const { return u_.col(0).dot(weight.value * v_.col(0)); }
 
-  Index in_features() const { return weight.value.cols(); }
-  Index out_features() const { return weight.value.rows(); }
-  const Act& activation() const { return act_; }
-
-  NamedParameterList<S> named_parameters() { return {{"weight", &weight}, {"bias", &bias}}; }
-
-  Parameter<S> weight;
-  Parameter<S> bias;
-
  private:
   static constexpr S kTiny = S(1e-12);
 
-  Act act_;
   Matrix<S> u_, v_;
   Var<S> normalized_;
   const Tape<S>* cached_tape_ = nullptr;
