@@ -121,16 +121,20 @@ class ThreadPool {
     return inside;
   }
 
+  // One turn of a spin loop: tells the core that this thread is waiting.
+  static void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+
   // Spins briefly, then yields the core (to a worker that shares it, or to
   // another process) while a job's last shares finish.
   static void pause(unsigned spins) {
-    if (spins % 64 == 0) {
+    if (spins % 64 == 0)
       std::this_thread::yield();
-    } else {
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
-    }
+    else
+      cpu_relax();
   }
 
   // Claims and runs the shares of job `tag` until none is left.
@@ -167,9 +171,7 @@ class ThreadPool {
     for (unsigned spins = 1;; ++spins) {
       const std::uint32_t tag = tag_of(work_.load(std::memory_order_acquire));
       if (tag != seen || stopping_.load(std::memory_order_relaxed)) return tag;
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
+      cpu_relax();
       if (spins % 256 == 0 && std::chrono::steady_clock::now() > spin_until) break;
     }
     std::unique_lock<std::mutex> lock(sleep_mutex_);
@@ -214,14 +216,19 @@ void run_shares(int shares, const Task& task) {
 
 namespace detail {
 
+/// Threads to split `elements` of element-wise work over: one per 2^15
+/// elements (a share worth handing to another thread), at most num_threads().
+inline int element_shares(Index elements) {
+  return static_cast<int>(std::clamp<Index>(elements >> 15, 1, num_threads()));
+}
+
 /// sum of block_sum(begin, count) over column blocks that cover 0 .. cols - 1,
-/// computed on up to num_threads() threads, one block per 2^15 elements
-/// (`elements` in all) at least; the blocks' sums are added in column order.
+/// computed on element_shares(elements) threads (at most one per column); the
+/// blocks' sums are added in column order.
 template <class S, class BlockSum>
 S sum_over_column_blocks(Index cols, Index elements, const BlockSum& block_sum) {
   constexpr int kMaxBlocks = 16;
-  const Index wanted = std::min<Index>(elements >> 15, std::min(cols, Index(kMaxBlocks)));
-  const int blocks = static_cast<int>(std::clamp<Index>(wanted, 1, num_threads()));
+  const int blocks = static_cast<int>(std::min<Index>(element_shares(elements), std::clamp<Index>(cols, 1, kMaxBlocks)));
   S sums[kMaxBlocks];
   run_shares(blocks, [&](int block) {
     const Index begin = cols * block / blocks, end = cols * (block + 1) / blocks;

@@ -30,6 +30,7 @@ struct Parameter {
   Parameter(Index rows, Index cols) : value(Matrix<S>::Zero(rows, cols)), grad(Matrix<S>::Zero(rows, cols)) {}
 
   Index size() const { return value.size(); }
+  bool grad_has_value_shape() const { return grad.rows() == value.rows() && grad.cols() == value.cols(); }
   void zero_grad() { grad.setZero(); }
 };
 
@@ -59,15 +60,15 @@ namespace detail {
 
 /// Calls visit(i, begin, count) on pieces that cover every element of every
 /// parameter (elements begin .. begin + count - 1 of params[i], column-major)
-/// once: split over latent's threads (one share per 2^15 elements at least)
-/// and cut into pieces small enough that an update written as several Eigen
-/// statements finds its operands in L1 cache after the first.
+/// once: split over element_shares() threads and cut into pieces small enough
+/// that an update written as several Eigen statements finds its operands in
+/// L1 cache after the first.
 template <class S, class Visit>
 void for_each_piece(const ParameterList<S>& params, const Visit& visit) {
-  constexpr Index kPiece = 1024, kMinShare = Index(1) << 15;
+  constexpr Index kPiece = 1024;
   Index total = 0;
   for (const auto* p : params) total += p->value.size();
-  const int shares = static_cast<int>(std::clamp<Index>(total / kMinShare, 1, num_threads()));
+  const int shares = element_shares(total);
   run_shares(shares, [&](int share) {
     const Index begin = total * share / shares, end = total * (share + 1) / shares;
     Index offset = 0;  // of params[i]'s first element in the concatenation
@@ -91,7 +92,7 @@ Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>> piece(Matrix<S>& m, Index begin, 
 template <class S>
 void zero_grad(const ParameterList<S>& params) {
   for (auto* p : params)
-    if (p->grad.rows() != p->value.rows() || p->grad.cols() != p->value.cols()) p->grad.resize(p->value.rows(), p->value.cols());
+    if (!p->grad_has_value_shape()) p->grad.resize(p->value.rows(), p->value.cols());
   detail::for_each_piece(params, [&](std::size_t i, Index begin, Index count) {
     detail::piece(params[i]->grad, begin, count).setZero();
   });

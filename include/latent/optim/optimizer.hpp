@@ -29,7 +29,7 @@ class SlotOptimizer {
   /// state was made for.
   void bind(const ParameterList<S>& params) {
     for (std::size_t i = 0; i < params.size(); ++i)
-      if (params[i]->grad.rows() != params[i]->value.rows() || params[i]->grad.cols() != params[i]->value.cols())
+      if (!params[i]->grad_has_value_shape())
         throw shape_error("optimizer: parameter " + std::to_string(i) + " is " + shape_string(params[i]->value) +
                           " but its gradient is " + shape_string(params[i]->grad));
     if (slots_[0].empty()) {
