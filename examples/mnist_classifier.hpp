@@ -6,7 +6,6 @@
 #pragma once
 
 #include <latent/latent.hpp>
-#include <latent/metrics/classifier.hpp>
 
 #include <string>
 

@@ -4,7 +4,10 @@
 #include <cmath>
 
 #include "helpers.hpp"
-#include <latent/metrics/classifier.hpp>
+#include <latent/metrics/class_histogram.hpp>
+#include <latent/metrics/classify.hpp>
+#include <latent/metrics/nearest_neighbour.hpp>
+#include <latent/models/classifier.hpp>
 
 using latent::Index;
 using latent::Matrix;

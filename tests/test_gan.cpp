@@ -6,7 +6,6 @@
 #include <filesystem>
 
 #include "helpers.hpp"
-#include <latent/metrics/classifier.hpp>
 #include <latent/models/gan.hpp>
 #include <latent/nn/spectral_norm.hpp>
 #include <latent/train/gan_trainer.hpp>
@@ -259,15 +258,6 @@ TEST_CASE("SpectralDense: sigma converges to the largest singular value, one pow
     young(tape.constant(test::random_matrix(6, 2, 98)));
     REQUIRE(young.sigma() == after_one);
   }
-}
-
-TEST_CASE("clip_weights clamps every parameter value", "[gan]") {
-  latent::Parameter<float> p(Matrix<float>(Eigen::VectorXf::LinSpaced(5, -1, 1)));
-  latent::clip_weights<float>({&p}, 0.5);
-  REQUIRE(p.value.maxCoeff() == 0.5f);
-  REQUIRE(p.value.minCoeff() == -0.5f);
-  REQUIRE(p.value(2) == 0.0f);
-  REQUIRE_THROWS_AS(latent::clip_weights<float>({&p}, 0.0), latent::error);
 }
 
 TEST_CASE("GanTrainer: n_critic, weight clipping, figures and refused options", "[gan][training]") {

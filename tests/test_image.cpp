@@ -116,7 +116,7 @@ TEST_CASE("png grid: a file that cannot be written is an io_error naming it", "[
   REQUIRE_THROWS_WITH(latent::data::write_png_grid(path, labelled_batch(1), 3, 2, 1, 1), Contains(path) && Contains("No such file"));
 }
 
-TEST_CASE("png grid: layouts for reconstructions and interpolations", "[image]") {
+TEST_CASE("png grid: the layout of inputs beside their reconstructions", "[image]") {
   SECTION("interleave_columns puts each input beside its reconstruction") {
     const Matrix<float> inputs = labelled_batch(3), reconstructions = labelled_batch(3) * 2;
     const Matrix<float> pairs = latent::data::interleave_columns(inputs, reconstructions);
@@ -126,14 +126,5 @@ TEST_CASE("png grid: layouts for reconstructions and interpolations", "[image]")
       REQUIRE(pairs.col(2 * j + 1) == reconstructions.col(j));
     }
     REQUIRE_THROWS_AS(latent::data::interleave_columns(inputs, labelled_batch(2)), latent::shape_error);
-  }
-  SECTION("interpolation_path runs from one code to the other, both included") {
-    const Matrix<double> from = Matrix<double>::Constant(2, 1, -1.0), to = Matrix<double>::Constant(2, 1, 1.0);
-    const Matrix<double> path = latent::data::interpolation_path(from, to, 5);
-    REQUIRE(path.cols() == 5);
-    REQUIRE(path.col(0) == from);
-    REQUIRE(path.col(4) == to);
-    REQUIRE(path(0, 2) == 0.0);
-    REQUIRE_THROWS_AS(latent::data::interpolation_path(from, to, 1), latent::shape_error);
   }
 }

@@ -104,6 +104,15 @@ TEST_CASE("clip_grad_norm", "[optim]") {
   }
 }
 
+TEST_CASE("clip_weights clamps every parameter value", "[optim]") {
+  latent::Parameter<float> p(Matrix<float>(Eigen::VectorXf::LinSpaced(5, -1, 1)));
+  latent::clip_weights<float>({&p}, 0.5);
+  REQUIRE(p.value.maxCoeff() == 0.5f);
+  REQUIRE(p.value.minCoeff() == -0.5f);
+  REQUIRE(p.value(2) == 0.0f);
+  REQUIRE_THROWS_AS(latent::clip_weights<float>({&p}, 0.0), latent::error);
+}
+
 namespace {
 
 // Two interleaving half-moons, 2 x n points, labels 0/1, with noise.

@@ -113,6 +113,33 @@ TEST_CASE("a Vae refuses an encoder and decoder that do not fit", "[vae]") {
   REQUIRE_THROWS_WITH(Model(encoder, decoder), Catch::Contains("latent size 3") && Catch::Contains("4"));
 }
 
+TEST_CASE("interpolation_path runs from one code to the other, both ends included", "[vae][interpolation]") {
+  const Matrix<double> from = Matrix<double>::Constant(2, 1, -1.0), to = Matrix<double>::Constant(2, 1, 1.0);
+  const Matrix<double> path = latent::interpolation_path(from, to, 5);
+  REQUIRE(path.cols() == 5);
+  REQUIRE(path.col(0) == from);
+  REQUIRE(path.col(4) == to);
+  REQUIRE(path(0, 2) == 0.0);
+  REQUIRE_THROWS_AS(latent::interpolation_path(from, to, 1), latent::shape_error);
+  REQUIRE_THROWS_AS(latent::interpolation_path(from, Matrix<double>::Zero(3, 1), 4), latent::shape_error);
+}
+
+TEST_CASE("Vae::interpolate decodes the codes of the straight line between two codes", "[vae][interpolation]") {
+  latent::Rng rng(28);
+  auto vae = make_vae<double>(6, 5, 2, rng);
+  const Matrix<double> z0 = test::random_matrix(2, 1, 29), z1 = test::random_matrix(2, 1, 30);
+  const Matrix<double> images = vae.interpolate(z0, z1, 4);
+  REQUIRE(images.rows() == 6);
+  REQUIRE(images.cols() == 4);
+  const Matrix<double> expected = vae.decode(latent::interpolation_path(z0, z1, 4));
+  REQUIRE(images.isApprox(expected, 1e-14));
+  REQUIRE(images.col(0).isApprox(vae.decode(z0), 1e-14));
+  REQUIRE(images.col(3).isApprox(vae.decode(z1), 1e-14));
+  // The middle is not just a copy of an end.
+  REQUIRE_FALSE(images.col(1).isApprox(images.col(0), 1e-6));
+  REQUIRE_THROWS_WITH(vae.interpolate(Matrix<double>::Zero(3, 1), z1, 4), Catch::Contains("Vae::interpolate") && Catch::Contains("3x1"));
+}
+
 TEST_CASE("a small VAE trained on synthetic images lowers its test loss well below the start; IWAE bounds behave",
           "[vae][training]") {
   const auto train = bars(2000, 31), test_set = bars(500, 32);

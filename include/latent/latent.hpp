@@ -1,5 +1,5 @@
 // latent/latent.hpp: the umbrella header: everything a program needs to build
-// and train VAEs and GANs with latent.
+// and train VAEs and GANs with latent, files and metrics included.
 #pragma once
 
 #include "latent/autodiff/autodiff.hpp"
@@ -7,20 +7,28 @@
 #include "latent/data/idx.hpp"
 #include "latent/data/image.hpp"
 #include "latent/data/samples.hpp"
+#include "latent/denormals.hpp"
 #include "latent/error.hpp"
 #include "latent/io/checkpoint.hpp"
 #include "latent/matrix.hpp"
-#include "latent/metrics/classifier.hpp"
+#include "latent/metrics/class_histogram.hpp"
+#include "latent/metrics/classify.hpp"
 #include "latent/metrics/fid.hpp"
 #include "latent/metrics/iwae.hpp"
+#include "latent/metrics/nearest_neighbour.hpp"
+#include "latent/models/classifier.hpp"
 #include "latent/models/gan.hpp"
+#include "latent/models/gan_loss.hpp"
+#include "latent/models/interpolation.hpp"
 #include "latent/models/likelihood.hpp"
+#include "latent/models/noise.hpp"
 #include "latent/models/prior.hpp"
 #include "latent/models/vae.hpp"
-#include "latent/nn/activation.hpp"
 #include "latent/nn/decoder.hpp"
 #include "latent/nn/dense.hpp"
+#include "latent/nn/discriminator.hpp"
 #include "latent/nn/encoder.hpp"
+#include "latent/nn/generator.hpp"
 #include "latent/nn/init.hpp"
 #include "latent/nn/sequential.hpp"
 #include "latent/nn/spectral_norm.hpp"
@@ -35,4 +43,3 @@
 #include "latent/train/trainer.hpp"
 #include "latent/train/vae_trainer.hpp"
 #include "latent/version.hpp"
-

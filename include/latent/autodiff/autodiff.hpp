@@ -1,6 +1,7 @@
 // latent/autodiff/autodiff.hpp: the whole reverse-mode core in one include.
 #pragma once
 
+#include "latent/autodiff/activation.hpp"
 #include "latent/autodiff/elementwise.hpp"
 #include "latent/autodiff/gradcheck.hpp"
 #include "latent/autodiff/linear.hpp"

@@ -6,7 +6,7 @@
 #pragma once
 
 #include "latent/autodiff/tape.hpp"
-#include "latent/nn/activation.hpp"
+#include "latent/autodiff/activation.hpp"
 
 namespace latent {
 namespace detail {
@@ -140,7 +140,7 @@ template <class S> Var<S> log(Var<S> x) { return detail::unary(x, detail::LogOp{
 /// x^2.
 template <class S> Var<S> square(Var<S> x) { return detail::unary(x, detail::SquareOp{}); }
 
-/// act(x) for any activation policy (see nn/activation.hpp).
+/// act(x) for any activation policy (see autodiff/activation.hpp).
 template <class Act, class S>
 Var<S> activate(const Act& act, Var<S> x) {
   return detail::unary(x, detail::ActivationOp<Act>{act});

@@ -7,7 +7,7 @@
 
 #include "latent/autodiff/gemm.hpp"
 #include "latent/autodiff/tape.hpp"
-#include "latent/nn/activation.hpp"
+#include "latent/autodiff/activation.hpp"
 
 namespace latent {
 namespace detail {

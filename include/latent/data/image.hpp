@@ -1,8 +1,7 @@
 // latent/data/image.hpp: looking at what a model makes. write_png_grid turns
 // a batch (features x batch, one grayscale image per column, pixels row by
 // row as in MNIST) into one PNG of rows x cols tiles; interleave_columns lays
-// inputs beside their reconstructions; interpolation_path makes the latent
-// codes of a row that morphs one sample into another.
+// inputs beside their reconstructions.
 //
 // PNG encoding is stb_image_write's, compiled into each translation unit with
 // internal linkage (STB_IMAGE_WRITE_STATIC), so this header needs no library
@@ -146,24 +145,6 @@ Matrix<typename DerivedA::Scalar> interleave_columns(const Eigen::MatrixBase<Der
     out.col(2 * j + 1) = b.col(j);
   }
   return out;
-}
-
-/// `steps` columns evenly spaced from `from` to `to` (both column vectors,
-/// both included): decode them for one row of an interpolation grid.
-template <class DerivedA, class DerivedB>
-Matrix<typename DerivedA::Scalar> interpolation_path(const Eigen::MatrixBase<DerivedA>& from, const Eigen::MatrixBase<DerivedB>& to,
-                                                     Index steps) {
-  using S = typename DerivedA::Scalar;
-  if (from.cols() != 1 || to.cols() != 1 || from.rows() != to.rows())
-    throw shape_error("interpolation_path: endpoints " + shape_string(from) + " and " + shape_string(to) +
-                      " must be columns of one size");
-  if (steps < 2) throw shape_error("interpolation_path: needs at least 2 steps, got " + std::to_string(steps));
-  Matrix<S> path(from.rows(), steps);
-  for (Index j = 0; j < steps; ++j) {
-    const S t = S(j) / S(steps - 1);
-    path.col(j) = (S(1) - t) * from + t * to;
-  }
-  return path;
 }
 
 }  // namespace data

@@ -1,7 +1,7 @@
 // latent/metrics/fid.hpp: the Frechet distance between two sets of feature
 // vectors, each summarized by a Gaussian (its mean and covariance): the FID
 // of Heusel et al. (2017) when the features come from a classifier's
-// penultimate layer (metrics/classifier.hpp):
+// penultimate layer (models/classifier.hpp, run by metrics/classify.hpp):
 //   d^2 = |m1 - m2|^2 + tr(C1) + tr(C2) - 2 tr (C1^{1/2} C2 C1^{1/2})^{1/2}.
 // tr (C1 C2)^{1/2} equals the trace of the square root of the symmetric
 // C1^{1/2} C2 C1^{1/2}, so both roots come from symmetric eigen-decompositions

@@ -4,10 +4,12 @@
 // reparameterization z = mu + e^{logvar/2} eps, in nats per example.
 #pragma once
 
+#include <string>
 #include <type_traits>
 #include <utility>
 
 #include "latent/autodiff/autodiff.hpp"
+#include "latent/models/interpolation.hpp"
 #include "latent/models/likelihood.hpp"
 #include "latent/models/prior.hpp"
 #include "latent/nn/decoder.hpp"
@@ -82,17 +84,13 @@ class Vae : public Module<Vae<Encoder, Decoder, Likelihood, Prior>, typename Enc
     return decode(z);
   }
 
-  /// `steps` codes on the straight line from z0 to z1 (columns), decoded.
+  /// `steps` codes on the straight line from z0 to z1 (latent x 1 each, both
+  /// ends included, steps >= 2: interpolation_path), decoded.
   Matrix<S> interpolate(const Matrix<S>& z0, const Matrix<S>& z1, Index steps) {
     if (z0.rows() != latent_dim() || z1.rows() != latent_dim() || z0.cols() != 1 || z1.cols() != 1)
       throw shape_error("Vae::interpolate: codes must be " + shape_string(latent_dim(), 1) + ", got " + shape_string(z0) +
                         " and " + shape_string(z1));
-    Matrix<S> z(latent_dim(), steps);
-    for (Index i = 0; i < steps; ++i) {
-      const S t = steps == 1 ? S(0) : S(i) / S(steps - 1);
-      z.col(i) = (S(1) - t) * z0 + t * z1;
-    }
-    return decode(z);
+    return decode(interpolation_path(z0, z1, steps));
   }
 
   Index latent_dim() const { return encoder_.latent_dim(); }

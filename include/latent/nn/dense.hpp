@@ -7,7 +7,7 @@
 #include <string>
 
 #include "latent/autodiff/linear.hpp"
-#include "latent/nn/activation.hpp"
+#include "latent/autodiff/activation.hpp"
 #include "latent/nn/init.hpp"
 #include "latent/nn/module.hpp"
 

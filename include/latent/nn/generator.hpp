@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "latent/autodiff/elementwise.hpp"
-#include "latent/nn/activation.hpp"
+#include "latent/autodiff/activation.hpp"
 #include "latent/nn/body.hpp"
 #include "latent/random.hpp"
 

@@ -1,12 +1,10 @@
-// latent/nn/spectral_norm.hpp: keeping a critic Lipschitz, the two ways the
-// GAN literature uses without second derivatives:
-//  - spectral normalization (Miyato et al. 2018): a layer uses W / sigma(W),
-//    sigma the largest singular value, estimated by power iteration, one step
-//    per training step, with the gradient taken through W / sigma(W) (u, v
-//    held fixed, as in the paper): SpectralDense, built on the op
-//    spectral_normalize;
-//  - weight clipping (Arjovsky et al. 2017): every parameter clamped to
-//    [-c, c] after each critic step: clip_weights.
+// latent/nn/spectral_norm.hpp: spectral normalization (Miyato et al. 2018),
+// one of the two ways the GAN literature keeps a critic Lipschitz without
+// second derivatives: a layer uses W / sigma(W), sigma the largest singular
+// value, estimated by power iteration, one step per training step, with the
+// gradient taken through W / sigma(W) (u, v held fixed, as in the paper):
+// SpectralDense, built on the op spectral_normalize. (The other way, weight
+// clipping, is a parameter-space operation: clip_weights in optim/clip.hpp.)
 // Dense itself is untouched: a spectrally normalized layer is a layer type
 // of its own.
 #pragma once
@@ -116,14 +114,5 @@ class SpectralDense : public detail::AffineLayer<SpectralDense<S, Act, Init>, S,
   std::uint64_t cached_recording_ = 0;
   bool cached_requires_grad_ = false;
 };
-
-/// Clamps every value of every parameter to [-bound, bound] (the WGAN critic's
-/// weight clipping, applied after each of its optimizer steps).
-template <class S>
-void clip_weights(const ParameterList<S>& params, double bound) {
-  if (!(bound > 0)) throw error("clip_weights: the bound must be positive, got " + std::to_string(bound));
-  const S limit = static_cast<S>(bound);
-  for (auto* p : params) p->value = p->value.cwiseMax(-limit).cwiseMin(limit);
-}
 
 }  // namespace latent

@@ -1,9 +1,13 @@
-// latent/optim/clip.hpp: gradient clipping by global L2 norm.
+// latent/optim/clip.hpp: clipping in parameter space: gradients by their
+// global L2 norm (clip_grad_norm), and values to a box (clip_weights, the
+// Wasserstein GAN's way to keep its critic Lipschitz).
 #pragma once
 
 #include <cmath>
+#include <string>
 
 #include "latent/autodiff/parameter.hpp"
+#include "latent/error.hpp"
 
 namespace latent {
 
@@ -25,6 +29,15 @@ double clip_grad_norm(const ParameterList<S>& params, double max_norm) {
     for (auto* p : params) p->grad *= factor;
   }
   return norm;
+}
+
+/// Clamps every value of every parameter to [-bound, bound] (the WGAN critic's
+/// weight clipping, applied after each of its optimizer steps).
+template <class S>
+void clip_weights(const ParameterList<S>& params, double bound) {
+  if (!(bound > 0)) throw error("clip_weights: the bound must be positive, got " + std::to_string(bound));
+  const S limit = static_cast<S>(bound);
+  for (auto* p : params) p->value = p->value.cwiseMax(-limit).cwiseMin(limit);
 }
 
 }  // namespace latent

@@ -26,9 +26,8 @@
 
 #include "latent/data/dataset.hpp"
 #include "latent/io/checkpoint.hpp"
-#include "latent/metrics/classifier.hpp"
+#include "latent/metrics/class_histogram.hpp"
 #include "latent/models/gan.hpp"
-#include "latent/nn/spectral_norm.hpp"
 #include "latent/optim/adam.hpp"
 #include "latent/optim/clip.hpp"
 #include "latent/random.hpp"

@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "latent/data/dataset.hpp"
+#include "latent/denormals.hpp"
 #include "latent/error.hpp"
 #include "latent/io/checkpoint.hpp"
-#include "latent/train/denormals.hpp"
 #include "latent/train/history.hpp"
 #include "latent/train/progress.hpp"
 

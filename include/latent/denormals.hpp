@@ -1,9 +1,10 @@
-// latent/train/denormals.hpp: a scoped guard that flushes subnormal floats to
+// latent/denormals.hpp: a scoped guard that flushes subnormal floats to
 // zero (FTZ) and treats subnormal inputs as zero (DAZ) on x86. Adam's second
 // moments decay into subnormal numbers, and arithmetic on those is several
 // times slower on common CPUs; training loses nothing by flushing them. The
-// trainers hold one of these for the duration of fit(); the previous mode is
-// restored when the guard ends.
+// trainers hold one of these for the duration of fit(), and a hand-written
+// training loop can hold one too; the previous mode is restored when the
+// guard ends. Elsewhere than x86 (no MXCSR) the guard does nothing.
 #pragma once
 
 #if defined(__SSE__) || defined(_M_X64)

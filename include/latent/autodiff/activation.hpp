@@ -1,8 +1,10 @@
-// latent/nn/activation.hpp: activation policies. Each is a small struct that
-// carries its formula: `apply(z)` on an Eigen array expression, and
-// `derivative_from_output(y)`, the derivative written in terms of the output,
-// so a fused layer keeps only its output for the backward pass. Policies are
-// trivially copyable so a tape node can hold one (LeakyReLU carries its slope).
+// latent/autodiff/activation.hpp: activation policies, the formulas the
+// core's element-wise and fused ops (activate, dense) are parameterized by.
+// Each is a small struct that carries its formula: `apply(z)` on an Eigen
+// array expression, and `derivative_from_output(y)`, the derivative written
+// in terms of the output, so a fused layer keeps only its output for the
+// backward pass. Policies are trivially copyable so a tape node can hold one
+// (LeakyReLU carries its slope).
 #pragma once
 
 #include <Eigen/Dense>

@@ -1,0 +1,50 @@
+// latent/models/classifier.hpp: an image classifier trained with latent
+// itself: a body (any layer stack), then a linear head to class logits,
+// trained with softmax cross-entropy. Its body's output is the feature space
+// in which metrics/fid.hpp compares generated and real images, and its
+// predictions feed the class histograms of metrics/classify.hpp.
+#pragma once
+
+#include <utility>
+#include <vector>
+
+#include "latent/nn/dense.hpp"
+#include "latent/nn/module.hpp"
+#include "latent/random.hpp"
+
+namespace latent {
+
+/// features -> body -> hidden features -> Dense -> class logits (classes x batch).
+template <class Body>
+class Classifier : public Module<Classifier<Body>, typename Body::Scalar> {
+ public:
+  using S = typename Body::Scalar;
+
+  Classifier(Body body, Index classes, Rng& rng) : body_(std::move(body)), head_(body_.out_features(), classes, rng) {}
+  /// Builds the body from its sizes ({784, 512, 256}: image -> hidden features).
+  Classifier(const std::vector<Index>& body_sizes, Index classes, Rng& rng) : Classifier(Body(body_sizes, rng), classes, rng) {}
+
+  /// Class logits, classes x batch.
+  Var<S> operator()(Var<S> x) { return head_(body_(x)); }
+  /// The penultimate layer: the features the FID compares.
+  Var<S> features(Var<S> x) { return body_(x); }
+  /// Logits from features(x).
+  Var<S> head(Var<S> features) { return head_(features); }
+
+  Index in_features() const { return body_.in_features(); }
+  Index feature_dim() const { return body_.out_features(); }
+  Index classes() const { return head_.out_features(); }
+
+  NamedParameterList<S> named_parameters() {
+    NamedParameterList<S> named;
+    append_prefixed(named, "body", body_.named_parameters());
+    append_prefixed(named, "head", head_.named_parameters());
+    return named;
+  }
+
+ private:
+  Body body_;
+  Dense<S> head_;
+};
+
+}  // namespace latent
