@@ -46,7 +46,7 @@ std::string histogram_json(const latent::ClassHistogram& histogram) {
 int run(const Flags& flags) {
   latent::set_num_threads(flags.threads);
   const latent::data::Dataset samples = load_samples(flags.samples);
-  examples::MnistClassifier classifier = examples::load_classifier(flags.classifier);
+  example::MnistClassifier classifier = example::load_classifier(flags.classifier);
   const auto mnist = latent::data::load_mnist(flags.data);
 
   const latent::Classification generated = latent::classify(classifier, samples);

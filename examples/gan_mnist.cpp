@@ -66,7 +66,7 @@ latent::ModeMonitor<float> mode_monitor(const Flags& flags, const latent::data::
   latent::ModeMonitor<float> monitor;
   monitor.seed = flags.seed + 3;
   if (!flags.classifier.empty()) {
-    auto classifier = std::make_shared<examples::MnistClassifier>(examples::load_classifier(flags.classifier));
+    auto classifier = std::make_shared<example::MnistClassifier>(example::load_classifier(flags.classifier));
     monitor.classify = [classifier](const latent::Matrix<float>& images) {
       // The classifier reads pixels in [0, 1]; the generator writes [-1, 1].
       const latent::Matrix<float> unit = ((images.array() + 1.0f) * 0.5f).matrix();

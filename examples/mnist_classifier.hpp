@@ -9,7 +9,7 @@
 
 #include <string>
 
-namespace examples {
+namespace example {
 
 using MnistClassifier = latent::Classifier<latent::Mlp<float, latent::ReLU, latent::ReLU, latent::HeNormal>>;
 
@@ -39,4 +39,4 @@ inline MnistClassifier load_classifier(const std::string& path) {
   return classifier;
 }
 
-}  // namespace examples
+}  // namespace example

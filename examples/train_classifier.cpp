@@ -31,7 +31,7 @@ int run(const Flags& flags) {
     throw latent::shape_error(flags.data + ": images of " + latent::shape_string(mnist.train.rows(), mnist.train.cols()) +
                               " pixels; the classifier reads 28x28");
   latent::Rng rng(flags.seed);
-  examples::MnistClassifier classifier = examples::make_mnist_classifier(rng);
+  example::MnistClassifier classifier = example::make_mnist_classifier(rng);
   const auto params = classifier.parameters();
   latent::Adam<float> adam(flags.lr);
   latent::data::BatchSampler sampler(mnist.train.size(), flags.batch, latent::data::Shuffle{flags.seed});
@@ -67,9 +67,9 @@ int run(const Flags& flags) {
                 loss_sum / static_cast<double>(mnist.train.size()), accuracy, seconds);
     std::fflush(stdout);
   }
-  examples::save_classifier(classifier, flags.out);
+  example::save_classifier(classifier, flags.out);
   std::printf("{\"model\":\"classifier\",\"architecture\":\"%s\",\"epochs\":%d,\"test_accuracy\":%.4f,\"checkpoint\":\"%s\"}\n",
-              examples::kClassifierArchitecture, flags.epochs, accuracy, flags.out.c_str());
+              example::kClassifierArchitecture, flags.epochs, accuracy, flags.out.c_str());
   return 0;
 }
 

@@ -74,7 +74,7 @@ struct MulOp {
 };
 
 /// y = a x + c with scalars a and c.
-struct LinearOp {
+struct ScaleShiftOp {
   double a, c;
   template <class X>
   auto value(const X& x) const {
@@ -130,9 +130,9 @@ template <class S> Var<S> sub(Var<S> a, Var<S> b) { return detail::binary("sub",
 /// a .* b (element-wise), equal shapes.
 template <class S> Var<S> mul(Var<S> a, Var<S> b) { return detail::binary("mul", a, b, detail::MulOp{}); }
 /// factor * x.
-template <class S> Var<S> scale(Var<S> x, double factor) { return detail::unary(x, detail::LinearOp{factor, 0.0}); }
+template <class S> Var<S> scale(Var<S> x, double factor) { return detail::unary(x, detail::ScaleShiftOp{factor, 0.0}); }
 /// x + offset (every element).
-template <class S> Var<S> shift(Var<S> x, double offset) { return detail::unary(x, detail::LinearOp{1.0, offset}); }
+template <class S> Var<S> shift(Var<S> x, double offset) { return detail::unary(x, detail::ScaleShiftOp{1.0, offset}); }
 /// e^x.
 template <class S> Var<S> exp(Var<S> x) { return detail::unary(x, detail::ExpOp{}); }
 /// ln x (x > 0).
@@ -160,6 +160,6 @@ template <class S> Var<S> operator*(Var<S> x, double factor) { return scale(x, f
 template <class S> Var<S> operator+(Var<S> x, double offset) { return shift(x, offset); }
 template <class S> Var<S> operator+(double offset, Var<S> x) { return shift(x, offset); }
 template <class S> Var<S> operator-(Var<S> x, double offset) { return shift(x, -offset); }
-template <class S> Var<S> operator-(double offset, Var<S> x) { return detail::unary(x, detail::LinearOp{-1.0, offset}); }
+template <class S> Var<S> operator-(double offset, Var<S> x) { return detail::unary(x, detail::ScaleShiftOp{-1.0, offset}); }
 
 }  // namespace latent

@@ -14,9 +14,9 @@ namespace latent {
 
 /// Per-example IWAE bounds (a 1 x batch row) for the batch x, K samples each.
 template <class Model>
-Matrix<typename Model::S> importance_weighted_log_likelihood(Model& model, const Matrix<typename Model::S>& x, int samples,
+Matrix<typename Model::Scalar> importance_weighted_log_likelihood(Model& model, const Matrix<typename Model::Scalar>& x, int samples,
                                                              Rng& rng) {
-  using S = typename Model::S;
+  using S = typename Model::Scalar;
   if (samples < 1) throw error("importance_weighted_log_likelihood: needs at least one sample, got " + std::to_string(samples));
   const auto q = model.posterior(x);
   const Matrix<S> sigma = (S(0.5) * q.logvar.array()).exp().matrix();
@@ -39,7 +39,7 @@ Matrix<typename Model::S> importance_weighted_log_likelihood(Model& model, const
 template <class Model>
 double importance_weighted_log_likelihood(Model& model, const data::Dataset& data, int samples, Rng& rng,
                                           Index batch_size = 500) {
-  using S = typename Model::S;
+  using S = typename Model::Scalar;
   double total = 0;
   data::BatchSampler sampler(data.size(), batch_size);
   for (const data::Batch& batch : sampler.epoch(0))
@@ -50,7 +50,7 @@ double importance_weighted_log_likelihood(Model& model, const data::Dataset& dat
 /// Mean squared difference per example between x and its reconstruction,
 /// summed over features (the same scale as the nats of the ELBO's parts).
 template <class Model>
-double reconstruction_error(Model& model, const Matrix<typename Model::S>& x) {
+double reconstruction_error(Model& model, const Matrix<typename Model::Scalar>& x) {
   return static_cast<double>((model.reconstruct(x) - x).squaredNorm()) / static_cast<double>(x.cols());
 }
 

@@ -18,25 +18,25 @@ namespace latent {
 template <class Body>
 class Classifier : public Module<Classifier<Body>, typename Body::Scalar> {
  public:
-  using S = typename Body::Scalar;
+  using Scalar = typename Body::Scalar;
 
   Classifier(Body body, Index classes, Rng& rng) : body_(std::move(body)), head_(body_.out_features(), classes, rng) {}
   /// Builds the body from its sizes ({784, 512, 256}: image -> hidden features).
   Classifier(const std::vector<Index>& body_sizes, Index classes, Rng& rng) : Classifier(Body(body_sizes, rng), classes, rng) {}
 
   /// Class logits, classes x batch.
-  Var<S> operator()(Var<S> x) { return head_(body_(x)); }
+  Var<Scalar> operator()(Var<Scalar> x) { return head_(body_(x)); }
   /// The penultimate layer: the features the FID compares.
-  Var<S> features(Var<S> x) { return body_(x); }
+  Var<Scalar> features(Var<Scalar> x) { return body_(x); }
   /// Logits from features(x).
-  Var<S> head(Var<S> features) { return head_(features); }
+  Var<Scalar> head(Var<Scalar> features) { return head_(features); }
 
   Index in_features() const { return body_.in_features(); }
   Index feature_dim() const { return body_.out_features(); }
   Index classes() const { return head_.out_features(); }
 
-  NamedParameterList<S> named_parameters() {
-    NamedParameterList<S> named;
+  NamedParameterList<Scalar> named_parameters() {
+    NamedParameterList<Scalar> named;
     append_prefixed(named, "body", body_.named_parameters());
     append_prefixed(named, "head", head_.named_parameters());
     return named;
@@ -44,7 +44,7 @@ class Classifier : public Module<Classifier<Body>, typename Body::Scalar> {
 
  private:
   Body body_;
-  Dense<S> head_;
+  Dense<Scalar> head_;
 };
 
 }  // namespace latent

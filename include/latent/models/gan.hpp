@@ -22,23 +22,23 @@ namespace latent {
 template <class Generator, class Discriminator, class Loss = NonSaturatingBce, class Noise = NormalNoise>
 class Gan : public Module<Gan<Generator, Discriminator, Loss, Noise>, typename Generator::Scalar> {
  public:
-  using S = typename Generator::Scalar;
+  using Scalar = typename Generator::Scalar;
   using LossPolicy = Loss;
   using NoisePolicy = Noise;
-  static_assert(std::is_same<S, typename Discriminator::Scalar>::value,
+  static_assert(std::is_same<Scalar, typename Discriminator::Scalar>::value,
                 "Gan: the generator and discriminator must use the same scalar type");
 
   /// The discriminator's loss and the scores it was computed from (1 x batch each).
   struct DiscriminatorTerms {
-    Var<S> loss;
-    Var<S> real_scores;
-    Var<S> fake_scores;
+    Var<Scalar> loss;
+    Var<Scalar> real_scores;
+    Var<Scalar> fake_scores;
   };
 
   /// The generator's loss and the discriminator's scores of its samples.
   struct GeneratorTerms {
-    Var<S> loss;
-    Var<S> fake_scores;
+    Var<Scalar> loss;
+    Var<Scalar> fake_scores;
   };
 
   Gan(Generator generator, Discriminator discriminator, Loss loss = {}, Noise noise = {})
@@ -49,51 +49,51 @@ class Gan : public Module<Gan<Generator, Discriminator, Loss, Noise>, typename G
   }
 
   /// Records G(z): images, features x batch.
-  Var<S> generate(Var<S> z) { return generator_(z); }
+  Var<Scalar> generate(Var<Scalar> z) { return generator_(z); }
   /// Records D(x): one score per column of x, 1 x batch.
-  Var<S> discriminate(Var<S> x) { return discriminator_(x); }
+  Var<Scalar> discriminate(Var<Scalar> x) { return discriminator_(x); }
 
   /// Records the discriminator's loss on a real batch and a generated one
   /// (features x batch each; pass the generated batch as a constant to train
   /// D alone). real_label < 1 is one-sided label smoothing.
-  DiscriminatorTerms discriminator_loss(Var<S> real, Var<S> fake, double real_label = 1.0) {
-    Var<S> real_scores = discriminator_(real);
-    Var<S> fake_scores = discriminator_(fake);
+  DiscriminatorTerms discriminator_loss(Var<Scalar> real, Var<Scalar> fake, double real_label = 1.0) {
+    Var<Scalar> real_scores = discriminator_(real);
+    Var<Scalar> fake_scores = discriminator_(fake);
     return {loss_.discriminator(real_scores, fake_scores, real_label), real_scores, fake_scores};
   }
 
   /// Records the generator's loss on generated images (features x batch).
   /// Freeze the discriminator's parameters (FrozenParameters) to train G
   /// alone without computing D's weight gradients.
-  GeneratorTerms generator_loss(Var<S> fake) {
-    Var<S> fake_scores = discriminator_(fake);
+  GeneratorTerms generator_loss(Var<Scalar> fake) {
+    Var<Scalar> fake_scores = discriminator_(fake);
     return {loss_.generator(fake_scores), fake_scores};
   }
 
   /// Fills z (noise x batch) with noise.
-  void sample_noise(Matrix<S>& z, Rng& rng) const { noise_.sample(z, rng); }
+  void sample_noise(Matrix<Scalar>& z, Rng& rng) const { noise_.sample(z, rng); }
 
   /// G(z) for plain matrices (evaluation: a tape of its own, G frozen).
-  Matrix<S> generate(const Matrix<S>& z) {
-    const ParameterList<S> params = generator_.parameters();
-    const FrozenParameters<S> frozen(params);
-    Tape<S> tape;
+  Matrix<Scalar> generate(const Matrix<Scalar>& z) {
+    const ParameterList<Scalar> params = generator_.parameters();
+    const FrozenParameters<Scalar> frozen(params);
+    Tape<Scalar> tape;
     return generator_(tape.constant(z)).value();
   }
 
   /// n samples: z ~ Noise, then G(z).
-  Matrix<S> sample(Index n, Rng& rng) {
-    Matrix<S> z(noise_dim(), n);
+  Matrix<Scalar> sample(Index n, Rng& rng) {
+    Matrix<Scalar> z(noise_dim(), n);
     sample_noise(z, rng);
     return generate(z);
   }
 
   /// D's scores for plain matrices (evaluation: a tape of its own, D frozen,
   /// so a spectrally normalized layer does not advance its power iteration).
-  Matrix<S> discriminate(const Matrix<S>& x) {
-    const ParameterList<S> params = discriminator_.parameters();
-    const FrozenParameters<S> frozen(params);
-    Tape<S> tape;
+  Matrix<Scalar> discriminate(const Matrix<Scalar>& x) {
+    const ParameterList<Scalar> params = discriminator_.parameters();
+    const FrozenParameters<Scalar> frozen(params);
+    Tape<Scalar> tape;
     return discriminator_(tape.constant(x)).value();
   }
 
@@ -104,11 +104,11 @@ class Gan : public Module<Gan<Generator, Discriminator, Loss, Noise>, typename G
   const Loss& loss() const { return loss_; }
   const Noise& noise() const { return noise_; }
 
-  ParameterList<S> generator_parameters() { return generator_.parameters(); }
-  ParameterList<S> discriminator_parameters() { return discriminator_.parameters(); }
+  ParameterList<Scalar> generator_parameters() { return generator_.parameters(); }
+  ParameterList<Scalar> discriminator_parameters() { return discriminator_.parameters(); }
 
-  NamedParameterList<S> named_parameters() {
-    NamedParameterList<S> named;
+  NamedParameterList<Scalar> named_parameters() {
+    NamedParameterList<Scalar> named;
     append_prefixed(named, "generator", generator_.named_parameters());
     append_prefixed(named, "discriminator", discriminator_.named_parameters());
     return named;

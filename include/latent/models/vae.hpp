@@ -20,19 +20,19 @@ namespace latent {
 template <class Encoder, class Decoder, class Likelihood = Bernoulli, class Prior = StandardNormal>
 class Vae : public Module<Vae<Encoder, Decoder, Likelihood, Prior>, typename Encoder::Scalar> {
  public:
-  using S = typename Encoder::Scalar;
-  static_assert(std::is_same<S, typename Decoder::Scalar>::value, "Vae: the encoder and decoder must use the same scalar type");
+  using Scalar = typename Encoder::Scalar;
+  static_assert(std::is_same<Scalar, typename Decoder::Scalar>::value, "Vae: the encoder and decoder must use the same scalar type");
 
   /// The negative ELBO and its two parts, each 1x1, nats per example.
   struct Terms {
-    Var<S> loss;            ///< reconstruction + beta * kl
-    Var<S> reconstruction;  ///< -E_q[log p(x | z)], one sample of z
-    Var<S> kl;              ///< KL(q(z | x) || p(z))
+    Var<Scalar> loss;            ///< reconstruction + beta * kl
+    Var<Scalar> reconstruction;  ///< -E_q[log p(x | z)], one sample of z
+    Var<Scalar> kl;              ///< KL(q(z | x) || p(z))
   };
 
   /// mu and logvar of q(z | x), latent x batch.
   struct Posterior {
-    Matrix<S> mu, logvar;
+    Matrix<Scalar> mu, logvar;
   };
 
   Vae(Encoder encoder, Decoder decoder, Likelihood likelihood = {}, Prior prior = {})
@@ -48,45 +48,45 @@ class Vae : public Module<Vae<Encoder, Decoder, Likelihood, Prior>, typename Enc
 
   /// Records the negative ELBO of the batch x (features x batch) with the
   /// noise eps (latent x batch) given, so a caller can hold it fixed.
-  Terms negative_elbo(Var<S> x, Var<S> eps, double beta = 1.0) {
+  Terms negative_elbo(Var<Scalar> x, Var<Scalar> eps, double beta = 1.0) {
     auto q = encoder_(x);
-    Var<S> z = reparameterize(q.mu, q.logvar, eps);
-    Var<S> reconstruction = likelihood_.negative_log_likelihood(decoder_(z), x);
-    Var<S> kl = prior_.kl(q.mu, q.logvar);
+    Var<Scalar> z = reparameterize(q.mu, q.logvar, eps);
+    Var<Scalar> reconstruction = likelihood_.negative_log_likelihood(decoder_(z), x);
+    Var<Scalar> kl = prior_.kl(q.mu, q.logvar);
     return {beta == 1.0 ? reconstruction + kl : reconstruction + beta * kl, reconstruction, kl};
   }
 
-  Posterior posterior(const Matrix<S>& x) {
-    Tape<S> tape;
+  Posterior posterior(const Matrix<Scalar>& x) {
+    Tape<Scalar> tape;
     auto q = encoder_(tape.constant(x));
     return {q.mu.value(), q.logvar.value()};
   }
 
   /// The means of q(z | x).
-  Matrix<S> encode(const Matrix<S>& x) { return posterior(x).mu; }
+  Matrix<Scalar> encode(const Matrix<Scalar>& x) { return posterior(x).mu; }
 
   /// The decoder's raw output for codes z (e.g. Bernoulli logits).
-  Matrix<S> decoder_output(const Matrix<S>& z) {
-    Tape<S> tape;
+  Matrix<Scalar> decoder_output(const Matrix<Scalar>& z) {
+    Tape<Scalar> tape;
     return decoder_(tape.constant(z)).value();
   }
 
   /// The mean of p(x | z) (pixel intensities for Bernoulli).
-  Matrix<S> decode(const Matrix<S>& z) { return likelihood_.mean(decoder_output(z)); }
+  Matrix<Scalar> decode(const Matrix<Scalar>& z) { return likelihood_.mean(decoder_output(z)); }
 
   /// decode(encode(x)).
-  Matrix<S> reconstruct(const Matrix<S>& x) { return decode(encode(x)); }
+  Matrix<Scalar> reconstruct(const Matrix<Scalar>& x) { return decode(encode(x)); }
 
   /// n samples from the model: z ~ p(z), then the mean of p(x | z).
-  Matrix<S> sample(Index n, Rng& rng) {
-    Matrix<S> z(latent_dim(), n);
+  Matrix<Scalar> sample(Index n, Rng& rng) {
+    Matrix<Scalar> z(latent_dim(), n);
     prior_.sample(z, rng);
     return decode(z);
   }
 
   /// `steps` codes on the straight line from z0 to z1 (latent x 1 each, both
   /// ends included, steps >= 2: interpolation_path), decoded.
-  Matrix<S> interpolate(const Matrix<S>& z0, const Matrix<S>& z1, Index steps) {
+  Matrix<Scalar> interpolate(const Matrix<Scalar>& z0, const Matrix<Scalar>& z1, Index steps) {
     if (z0.rows() != latent_dim() || z1.rows() != latent_dim() || z0.cols() != 1 || z1.cols() != 1)
       throw shape_error("Vae::interpolate: codes must be " + shape_string(latent_dim(), 1) + ", got " + shape_string(z0) +
                         " and " + shape_string(z1));
@@ -100,11 +100,11 @@ class Vae : public Module<Vae<Encoder, Decoder, Likelihood, Prior>, typename Enc
   Likelihood& likelihood() { return likelihood_; }
   const Prior& prior() const { return prior_; }
 
-  NamedParameterList<S> named_parameters() {
-    NamedParameterList<S> named;
+  NamedParameterList<Scalar> named_parameters() {
+    NamedParameterList<Scalar> named;
     append_prefixed(named, "encoder", encoder_.named_parameters());
     append_prefixed(named, "decoder", decoder_.named_parameters());
-    append_prefixed(named, "likelihood", likelihood_.template named_parameters<S>());
+    append_prefixed(named, "likelihood", likelihood_.template named_parameters<Scalar>());
     return named;
   }
 

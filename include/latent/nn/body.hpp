@@ -14,13 +14,13 @@ namespace latent {
 template <class Derived, class Body>
 class WithBody : public Module<Derived, typename Body::Scalar> {
  public:
-  using S = typename Body::Scalar;
+  using Scalar = typename Body::Scalar;
 
   Body& body() { return body_; }
   const Body& body() const { return body_; }
 
-  NamedParameterList<S> named_parameters() {
-    NamedParameterList<S> named;
+  NamedParameterList<Scalar> named_parameters() {
+    NamedParameterList<Scalar> named;
     append_prefixed(named, "body", body_.named_parameters());
     return named;
   }

@@ -16,13 +16,13 @@ class Decoder : public WithBody<Decoder<Body>, Body> {
   using Base::body_;
 
  public:
-  using S = typename Body::Scalar;
+  using Scalar = typename Body::Scalar;
 
   explicit Decoder(Body body) : Base(std::move(body)) {}
   /// Builds the body from its sizes ({20, 400, 784}: latent -> hidden -> data).
   Decoder(const std::vector<Index>& sizes, Rng& rng) : Base(sizes, rng) {}
 
-  Var<S> operator()(Var<S> z) { return body_(z); }
+  Var<Scalar> operator()(Var<Scalar> z) { return body_(z); }
 
   Index latent_dim() const { return body_.in_features(); }
   Index out_features() const { return body_.out_features(); }

@@ -20,14 +20,14 @@ class Discriminator : public WithBody<Discriminator<Body>, Body> {
   using Base::body_;
 
  public:
-  using S = typename Body::Scalar;
+  using Scalar = typename Body::Scalar;
 
   explicit Discriminator(Body body) : Base(std::move(body)) { check_single_output(); }
   /// Builds the body from its sizes ({784, 512, 256, 1}: image -> hidden -> score).
   Discriminator(const std::vector<Index>& sizes, Rng& rng) : Base(sizes, rng) { check_single_output(); }
 
   /// One score per column of x: 1 x batch.
-  Var<S> operator()(Var<S> x) { return body_(x); }
+  Var<Scalar> operator()(Var<Scalar> x) { return body_(x); }
 
   Index in_features() const { return body_.in_features(); }
 

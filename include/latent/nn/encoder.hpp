@@ -13,11 +13,11 @@ namespace latent {
 template <class Body>
 class GaussianEncoder : public Module<GaussianEncoder<Body>, typename Body::Scalar> {
  public:
-  using S = typename Body::Scalar;
+  using Scalar = typename Body::Scalar;
 
   struct Output {
-    Var<S> mu;
-    Var<S> logvar;
+    Var<Scalar> mu;
+    Var<Scalar> logvar;
   };
 
   GaussianEncoder(Body body, Index latent, Rng& rng)
@@ -27,8 +27,8 @@ class GaussianEncoder : public Module<GaussianEncoder<Body>, typename Body::Scal
   GaussianEncoder(const std::vector<Index>& body_sizes, Index latent, Rng& rng)
       : GaussianEncoder(Body(body_sizes, rng), latent, rng) {}
 
-  Output operator()(Var<S> x) {
-    Var<S> hidden = body_(x);
+  Output operator()(Var<Scalar> x) {
+    Var<Scalar> hidden = body_(x);
     return {mu_(hidden), logvar_(hidden)};
   }
 
@@ -36,8 +36,8 @@ class GaussianEncoder : public Module<GaussianEncoder<Body>, typename Body::Scal
   Index latent_dim() const { return mu_.out_features(); }
   Body& body() { return body_; }
 
-  NamedParameterList<S> named_parameters() {
-    NamedParameterList<S> named;
+  NamedParameterList<Scalar> named_parameters() {
+    NamedParameterList<Scalar> named;
     append_prefixed(named, "body", body_.named_parameters());
     append_prefixed(named, "mu", mu_.named_parameters());
     append_prefixed(named, "logvar", logvar_.named_parameters());
@@ -46,8 +46,8 @@ class GaussianEncoder : public Module<GaussianEncoder<Body>, typename Body::Scal
 
  private:
   Body body_;
-  Dense<S> mu_;
-  Dense<S> logvar_;
+  Dense<Scalar> mu_;
+  Dense<Scalar> logvar_;
 };
 
 }  // namespace latent

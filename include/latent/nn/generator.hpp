@@ -21,7 +21,7 @@ class Generator : public WithBody<Generator<Body, Output>, Body> {
   using Base::body_;
 
  public:
-  using S = typename Body::Scalar;
+  using Scalar = typename Body::Scalar;
   using OutputActivation = Output;
 
   explicit Generator(Body body, Output output = {}) : Base(std::move(body)), output_(output) {}
@@ -29,7 +29,7 @@ class Generator : public WithBody<Generator<Body, Output>, Body> {
   Generator(const std::vector<Index>& sizes, Rng& rng, Output output = {}) : Base(sizes, rng), output_(output) {}
 
   /// Images for the noise z: output(body(z)).
-  Var<S> operator()(Var<S> z) {
+  Var<Scalar> operator()(Var<Scalar> z) {
     if constexpr (Output::is_identity) {
       return body_(z);
     } else {

@@ -16,13 +16,13 @@ namespace latent {
 template <class First, class... Rest>
 class Sequential : public Module<Sequential<First, Rest...>, typename First::Scalar> {
  public:
-  using S = typename First::Scalar;
-  static_assert((std::is_same<typename Rest::Scalar, S>::value && ...),
+  using Scalar = typename First::Scalar;
+  static_assert((std::is_same<typename Rest::Scalar, Scalar>::value && ...),
                 "Sequential: every layer must use the same scalar type");
 
   explicit Sequential(First first, Rest... rest) : layers_(std::move(first), std::move(rest)...) {}
 
-  Var<S> operator()(Var<S> x) {
+  Var<Scalar> operator()(Var<Scalar> x) {
     std::apply([&x](auto&... layer) { ((x = layer(x)), ...); }, layers_);
     return x;
   }
@@ -35,8 +35,8 @@ class Sequential : public Module<Sequential<First, Rest...>, typename First::Sca
   Index in_features() const { return std::get<0>(layers_).in_features(); }
   Index out_features() const { return std::get<sizeof...(Rest)>(layers_).out_features(); }
 
-  NamedParameterList<S> named_parameters() {
-    NamedParameterList<S> named;
+  NamedParameterList<Scalar> named_parameters() {
+    NamedParameterList<Scalar> named;
     std::size_t index = 0;
     std::apply([&](auto&... layer) { ((append_prefixed(named, std::to_string(index++), layer.named_parameters())), ...); },
                layers_);

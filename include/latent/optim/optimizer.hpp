@@ -24,6 +24,8 @@ struct NamedTensor {
 template <class S, std::size_t Slots>
 class SlotOptimizer {
  public:
+  using Scalar = S;
+
   /// Checks that every gradient has its parameter's shape; allocates zeroed
   /// state for params (first call), or checks that params match the list the
   /// state was made for.

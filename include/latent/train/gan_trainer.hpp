@@ -50,12 +50,12 @@ struct ModeMonitor {
   std::uint64_t seed = 0x6d6f646573;
 };
 
-template <class Model, class GeneratorOptimizer = Adam<typename Model::S>, class DiscriminatorOptimizer = GeneratorOptimizer,
+template <class Model, class GeneratorOptimizer = Adam<typename Model::Scalar>, class DiscriminatorOptimizer = GeneratorOptimizer,
           class Scaling = data::MinusOneToOne>
 class GanTrainer
     : public EpochTrainer<GanTrainer<Model, GeneratorOptimizer, DiscriminatorOptimizer, Scaling>> {
  public:
-  using S = typename Model::S;
+  using Scalar = typename Model::Scalar;
   using Loss = typename Model::LossPolicy;
 
   struct Options {
@@ -70,7 +70,7 @@ class GanTrainer
   static constexpr const char* progress_figure = "d_loss";
 
   /// Adam with lr 2e-4 and beta1 0.5: the DCGAN recipe, the default for both networks.
-  static Adam<S> default_adam() { return Adam<S>(S(2e-4), S(0.5), S(0.999)); }
+  static Adam<Scalar> default_adam() { return Adam<Scalar>(Scalar(2e-4), Scalar(0.5), Scalar(0.999)); }
 
   explicit GanTrainer(Model& model, GeneratorOptimizer generator_optimizer = default_adam(),
                       DiscriminatorOptimizer discriminator_optimizer = default_adam(), Options options = {})
@@ -100,13 +100,13 @@ class GanTrainer
 
     // G(z), recorded with G trainable: the generator's step backpropagates through it.
     generator_tape_.reset();
-    Var<S> z = generator_tape_.constant(model_.noise_dim(), n);
+    Var<Scalar> z = generator_tape_.constant(model_.noise_dim(), n);
     model_.sample_noise(generator_tape_.value_of(z), rng_);
-    Var<S> fake = model_.generate(z);
+    Var<Scalar> fake = model_.generate(z);
 
     // The discriminator's step, on its own tape, where the samples are a constant.
     discriminator_tape_.reset();
-    Var<S> real = discriminator_tape_.constant(data.features(), n);
+    Var<Scalar> real = discriminator_tape_.constant(data.features(), n);
     data.template fill_batch<Scaling>(discriminator_tape_.value_of(real), batch);
     const auto d_terms = model_.discriminator_loss(real, discriminator_tape_.constant(fake.value()), options_.real_label);
     const double d_loss = d_terms.loss.item();
@@ -122,7 +122,7 @@ class GanTrainer
     // The generator's step through the updated discriminator, whose parameters
     // are frozen: the backward computes gradients for G's weights and the
     // activations between, never D's weight gradients.
-    const FrozenParameters<S> frozen(discriminator_params_);
+    const FrozenParameters<Scalar> frozen(discriminator_params_);
     const auto g_terms = model_.generator_loss(fake);
     const double g_loss = g_terms.loss.item();
     if (!std::isfinite(g_loss)) return g_loss;
@@ -136,12 +136,12 @@ class GanTrainer
   /// training figure, it shows a discriminator that memorizes), and the mode
   /// monitor's figures if one is set.
   void evaluate_into(const data::Dataset& test, EpochRecord& record) {
-    const FrozenParameters<S> frozen(discriminator_params_);
+    const FrozenParameters<Scalar> frozen(discriminator_params_);
     data::BatchSampler sampler(test.size(), 500);
     double sum = 0;
     for (const data::Batch& batch : sampler.epoch(0)) {
       evaluation_tape_.reset();
-      Var<S> x = evaluation_tape_.constant(test.features(), batch.size());
+      Var<Scalar> x = evaluation_tape_.constant(test.features(), batch.size());
       test.template fill_batch<Scaling>(evaluation_tape_.value_of(x), batch);
       sum += static_cast<double>(Loss::output(model_.discriminate(x).value().array()).sum());
     }
@@ -150,7 +150,7 @@ class GanTrainer
   }
 
   /// Watches for mode collapse after every epoch (see ModeMonitor).
-  void monitor_modes(ModeMonitor<S> monitor) {
+  void monitor_modes(ModeMonitor<Scalar> monitor) {
     if (!monitor.classify) throw error("GanTrainer::monitor_modes: the monitor has no classifier");
     if (monitor.classes < 2 || monitor.samples < 1) throw error("GanTrainer::monitor_modes: needs 2+ classes and 1+ samples");
     monitor_ = std::move(monitor);
@@ -186,7 +186,7 @@ class GanTrainer
   /// Clips (if asked) and applies one network's gradients, then clears them;
   /// returns the gradient norm before clipping.
   template <class Optimizer>
-  double step(Optimizer& optimizer, const ParameterList<S>& params) {
+  double step(Optimizer& optimizer, const ParameterList<Scalar>& params) {
     const double norm = options_.clip_grad_norm > 0 ? clip_grad_norm(params, options_.clip_grad_norm) : grad_norm(params);
     optimizer.step(params);
     zero_grad(params);
@@ -214,15 +214,15 @@ class GanTrainer
   GeneratorOptimizer generator_optimizer_;
   DiscriminatorOptimizer discriminator_optimizer_;
   Options options_;
-  ParameterList<S> generator_params_;
-  ParameterList<S> discriminator_params_;
+  ParameterList<Scalar> generator_params_;
+  ParameterList<Scalar> discriminator_params_;
   Rng rng_;
   std::int64_t critic_steps_ = 0;
-  Tape<S> generator_tape_;
-  Tape<S> discriminator_tape_;
-  Tape<S> evaluation_tape_;
-  ModeMonitor<S> monitor_;
-  Matrix<S> monitor_noise_;
+  Tape<Scalar> generator_tape_;
+  Tape<Scalar> discriminator_tape_;
+  Tape<Scalar> evaluation_tape_;
+  ModeMonitor<Scalar> monitor_;
+  Matrix<Scalar> monitor_noise_;
 };
 
 }  // namespace latent

@@ -28,10 +28,10 @@ struct NegativeElbo {
   }
 };
 
-template <class Model, class Optimizer = Adam<typename Model::S>, class Objective = NegativeElbo>
+template <class Model, class Optimizer = Adam<typename Model::Scalar>, class Objective = NegativeElbo>
 class VaeTrainer : public EpochTrainer<VaeTrainer<Model, Optimizer, Objective>> {
  public:
-  using S = typename Model::S;
+  using Scalar = typename Model::Scalar;
 
   struct Options {
     Objective objective{};
@@ -40,7 +40,7 @@ class VaeTrainer : public EpochTrainer<VaeTrainer<Model, Optimizer, Objective>> 
     std::function<double(std::int64_t)> lr_schedule;  ///< step -> learning rate; empty = the optimizer's own
   };
 
-  explicit VaeTrainer(Model& model, Optimizer optimizer = Optimizer(S(1e-3)), Options options = {})
+  explicit VaeTrainer(Model& model, Optimizer optimizer = Optimizer(Scalar(1e-3)), Options options = {})
       : model_(model), optimizer_(std::move(optimizer)), options_(options), params_(model.parameters()), rng_(options.seed, streams::training_noise) {}
 
   /// One optimizer step on the examples `batch` of `data`; adds the step's
@@ -48,14 +48,14 @@ class VaeTrainer : public EpochTrainer<VaeTrainer<Model, Optimizer, Objective>> 
   /// before the next step; here, before the update).
   double train_batch(const data::Dataset& data, const data::Batch& batch, RunningMeans& means) {
     tape_.reset();
-    Var<S> x = tape_.constant(data.features(), batch.size());
+    Var<Scalar> x = tape_.constant(data.features(), batch.size());
     data.fill_batch(tape_.value_of(x), batch);
     const auto terms = record_objective(x);
     const double loss = terms.loss.item();
     if (!std::isfinite(loss)) return loss;  // leave the parameters as they were
     tape_.backward(terms.loss);
     if (options_.clip_norm > 0) means.add("grad_norm", clip_grad_norm(params_, options_.clip_norm));
-    if (options_.lr_schedule) optimizer_.lr = static_cast<S>(options_.lr_schedule(this->steps_done_));
+    if (options_.lr_schedule) optimizer_.lr = static_cast<Scalar>(options_.lr_schedule(this->steps_done_));
     optimizer_.step(params_);
     zero_grad(params_);
     const double weight = static_cast<double>(batch.size());
@@ -72,7 +72,7 @@ class VaeTrainer : public EpochTrainer<VaeTrainer<Model, Optimizer, Objective>> 
     data::BatchSampler sampler(data.size(), batch_size);
     for (const data::Batch& batch : sampler.epoch(0)) {
       tape_.reset();
-      Var<S> x = tape_.constant(data.features(), batch.size());
+      Var<Scalar> x = tape_.constant(data.features(), batch.size());
       data.fill_batch(tape_.value_of(x), batch);
       const auto terms = record_objective(x);
       const double weight = static_cast<double>(batch.size());
@@ -93,11 +93,11 @@ class VaeTrainer : public EpochTrainer<VaeTrainer<Model, Optimizer, Objective>> 
   Model& model() { return model_; }
   Optimizer& optimizer() { return optimizer_; }
   Rng& rng() { return rng_; }
-  const ParameterList<S>& parameters() const { return params_; }
+  const ParameterList<Scalar>& parameters() const { return params_; }
 
  private:
-  typename Model::Terms record_objective(Var<S> x) {
-    Var<S> eps = tape_.constant(model_.latent_dim(), x.cols());
+  typename Model::Terms record_objective(Var<Scalar> x) {
+    Var<Scalar> eps = tape_.constant(model_.latent_dim(), x.cols());
     rng_.fill_normal(tape_.value_of(eps));
     return options_.objective(model_, x, eps);
   }
@@ -105,9 +105,9 @@ class VaeTrainer : public EpochTrainer<VaeTrainer<Model, Optimizer, Objective>> 
   Model& model_;
   Optimizer optimizer_;
   Options options_;
-  ParameterList<S> params_;
+  ParameterList<Scalar> params_;
   Rng rng_;
-  Tape<S> tape_;
+  Tape<Scalar> tape_;
 };
 
 }  // namespace latent
