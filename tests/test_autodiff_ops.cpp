@@ -93,3 +93,34 @@ GRADCHECK_OP("gaussian_nll, per-feature logvar", latent::gaussian_nll(v[0], v[1]
 GRADCHECK_OP("a value used twice accumulates both paths",
              project(latent::mul(latent::tanh(v[0]), latent::exp(v[0])) + v[0]), test::random_matrix(3, batch, 25))
 
+GRADCHECK_OP("concat (rows)", project(latent::concat(v[0], v[1])), test::random_matrix(3, batch, 26),
+             test::random_matrix(2, batch, 27))
+GRADCHECK_OP("concat_columns", project(latent::concat_columns(v[0], v[1])), test::random_matrix(3, batch, 28),
+             test::random_matrix(3, 2, 29))
+GRADCHECK_OP("concat of a value with itself adds both blocks' gradients", project(latent::concat(v[0], latent::tanh(v[0]))),
+             test::random_matrix(3, batch, 30))
+
+TEST_CASE("concat stacks rows, concat_columns puts batches side by side, and both refuse shapes that do not fit",
+          "[op][concat]") {
+  Tape<double> tape;
+  Matrix<double> a(2, 3), b(1, 3), c(2, 1);
+  a << 1, 2, 3, 4, 5, 6;
+  b << 7, 8, 9;
+  c << 10, 11;
+  SECTION("values") {
+    Matrix<double> rows(3, 3), columns(2, 4);
+    rows << 1, 2, 3, 4, 5, 6, 7, 8, 9;
+    columns << 1, 2, 3, 10, 4, 5, 6, 11;
+    REQUIRE(latent::concat(tape.constant(a), tape.constant(b)).value() == rows);
+    REQUIRE(latent::concat_columns(tape.constant(a), tape.constant(c)).value() == columns);
+  }
+  SECTION("errors name the op and both shapes") {
+    REQUIRE_THROWS_WITH(latent::concat(tape.constant(a), tape.constant(c)),
+                        Catch::Contains("concat") && Catch::Contains("2x3") && Catch::Contains("2x1"));
+    REQUIRE_THROWS_AS(latent::concat(tape.constant(a), tape.constant(c)), latent::shape_error);
+    REQUIRE_THROWS_WITH(latent::concat_columns(tape.constant(a), tape.constant(b)),
+                        Catch::Contains("concat_columns") && Catch::Contains("2x3") && Catch::Contains("1x3"));
+    Tape<double> other;
+    REQUIRE_THROWS_WITH(latent::concat(tape.constant(a), other.constant(b)), Catch::Contains("different tapes"));
+  }
+}

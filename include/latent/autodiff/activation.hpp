@@ -1,15 +1,27 @@
 // latent/autodiff/activation.hpp: activation policies, the formulas the
 // core's element-wise and fused ops (activate, dense) are parameterized by.
 // Each is a small struct that carries its formula: `apply(z)` on an Eigen
-// array expression, and `derivative_from_output(y)`, the derivative written
-// in terms of the output, so a fused layer keeps only its output for the
-// backward pass. Policies are trivially copyable so a tape node can hold one
-// (LeakyReLU carries its slope).
+// array expression; `derivative_from_output(y)`, the derivative written in
+// terms of the output, so a fused layer keeps only its output for the
+// backward pass; and `derivative_slope_from_output(y)`, the derivative of
+// that derivative with respect to the output, d act'(z) / dy =
+// act''(z) / act'(z), which a recorded derivative (autodiff/jvp.hpp: second
+// order) needs for its own backward. Policies are trivially copyable so a
+// tape node can hold one (LeakyReLU carries its slope).
 #pragma once
 
 #include <Eigen/Dense>
 
 namespace latent {
+namespace detail {
+
+/// Zeros shaped like y: the derivative slope of a piecewise-linear activation.
+template <class A>
+auto zeros_like(const A& y) {
+  return A::Constant(y.rows(), y.cols(), typename A::Scalar(0));
+}
+
+}  // namespace detail
 
 struct Identity {
   static constexpr bool is_identity = true;
@@ -22,6 +34,10 @@ struct Identity {
   auto derivative_from_output(const A& y) const {
     using S = typename A::Scalar;
     return A::Constant(y.rows(), y.cols(), S(1));
+  }
+  template <class A>
+  auto derivative_slope_from_output(const A& y) const {
+    return detail::zeros_like(y);
   }
 };
 
@@ -37,6 +53,10 @@ struct ReLU {
   auto derivative_from_output(const A& y) const {
     using S = typename A::Scalar;
     return (y > S(0)).template cast<S>();
+  }
+  template <class A>
+  auto derivative_slope_from_output(const A& y) const {
+    return detail::zeros_like(y);
   }
 };
 
@@ -56,6 +76,10 @@ struct LeakyReLU {
     using S = typename A::Scalar;
     return S(slope) + S(1 - slope) * (y > S(0)).template cast<S>();
   }
+  template <class A>
+  auto derivative_slope_from_output(const A& y) const {
+    return detail::zeros_like(y);
+  }
 };
 
 struct Sigmoid {
@@ -70,6 +94,12 @@ struct Sigmoid {
     using S = typename A::Scalar;
     return y * (S(1) - y);
   }
+  // d/dy y (1 - y)
+  template <class A>
+  auto derivative_slope_from_output(const A& y) const {
+    using S = typename A::Scalar;
+    return S(1) - S(2) * y;
+  }
 };
 
 struct Tanh {
@@ -83,6 +113,12 @@ struct Tanh {
   auto derivative_from_output(const A& y) const {
     using S = typename A::Scalar;
     return S(1) - y.square();
+  }
+  // d/dy (1 - y^2)
+  template <class A>
+  auto derivative_slope_from_output(const A& y) const {
+    using S = typename A::Scalar;
+    return S(-2) * y;
   }
 };
 
@@ -99,6 +135,11 @@ struct Softplus {
   template <class A>
   auto derivative_from_output(const A& y) const {
     return -((-y).expm1());
+  }
+  // d/dy (1 - e^{-y}) = 1 - sigmoid(z)
+  template <class A>
+  auto derivative_slope_from_output(const A& y) const {
+    return (-y).exp();
   }
 };
 

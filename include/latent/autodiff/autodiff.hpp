@@ -2,8 +2,10 @@
 #pragma once
 
 #include "latent/autodiff/activation.hpp"
+#include "latent/autodiff/concat.hpp"
 #include "latent/autodiff/elementwise.hpp"
 #include "latent/autodiff/gradcheck.hpp"
+#include "latent/autodiff/jvp.hpp"
 #include "latent/autodiff/linear.hpp"
 #include "latent/autodiff/losses.hpp"
 #include "latent/autodiff/parameter.hpp"

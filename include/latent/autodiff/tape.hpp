@@ -26,8 +26,11 @@ class Tape;
 
 /// One recorded value. Ops fill `value` (and optionally `cache`) in their
 /// forward and read them in their backward. The backward is a plain function
-/// pointer taking the tape, so a later second-order core can record the
-/// backward itself on a tape without changing this layout.
+/// pointer that computes numbers into gradient matrices: the core is first
+/// order, and a recording is swept once. Second derivatives are taken by
+/// recording directional derivatives forward as ordinary ops and sweeping
+/// those once (autodiff/jvp.hpp); recording a backward itself on a tape
+/// would need gradients held as nodes and is not what this layout does.
 template <class S>
 struct Node {
   using Backward = void (*)(Tape<S>&, Node&);

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "latent/autodiff/jvp.hpp"
 #include "latent/autodiff/linear.hpp"
 #include "latent/autodiff/activation.hpp"
 #include "latent/nn/init.hpp"
@@ -61,6 +62,12 @@ class Dense : public detail::AffineLayer<Dense<S, Act, Init>, S, Act, Init> {
   Var<S> operator()(Var<S> x) {
     Tape<S>& tape = x.tape();
     return dense(this->act_, tape.leaf(this->weight), x, tape.leaf(this->bias));
+  }
+
+  /// The layer and its directional derivative (autodiff/jvp.hpp).
+  Dual<S> jvp(const Dual<S>& x) {
+    Tape<S>& tape = x.value.tape();
+    return dense_jvp(this->act_, tape.leaf(this->weight), x, tape.leaf(this->bias));
   }
 };
 

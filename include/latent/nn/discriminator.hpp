@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "latent/autodiff/jvp.hpp"
 #include "latent/error.hpp"
 #include "latent/nn/body.hpp"
 #include "latent/random.hpp"
@@ -28,6 +29,9 @@ class Discriminator : public WithBody<Discriminator<Body>, Body> {
 
   /// One score per column of x: 1 x batch.
   Var<Scalar> operator()(Var<Scalar> x) { return body_(x); }
+  /// The scores and their directional derivative along x's tangent (for
+  /// gradient penalties: models/gradient_penalty.hpp).
+  Dual<Scalar> jvp(const Dual<Scalar>& x) { return body_.jvp(x); }
 
   Index in_features() const { return body_.in_features(); }
 

@@ -27,6 +27,12 @@ class Sequential : public Module<Sequential<First, Rest...>, typename First::Sca
     return x;
   }
 
+  /// The stack and its directional derivative, layer by layer (autodiff/jvp.hpp).
+  Dual<Scalar> jvp(Dual<Scalar> x) {
+    std::apply([&x](auto&... layer) { ((x = layer.jvp(x)), ...); }, layers_);
+    return x;
+  }
+
   template <std::size_t I>
   auto& layer() {
     return std::get<I>(layers_);
@@ -59,6 +65,12 @@ class Mlp : public Module<Mlp<S, Hidden, Output, Init>, S> {
   Var<S> operator()(Var<S> x) {
     for (auto& layer : hidden_) x = layer(x);
     return output_(x);
+  }
+
+  /// The network and its directional derivative, layer by layer (autodiff/jvp.hpp).
+  Dual<S> jvp(Dual<S> x) {
+    for (auto& layer : hidden_) x = layer.jvp(x);
+    return output_.jvp(x);
   }
 
   Index in_features() const { return hidden_.empty() ? output_.in_features() : hidden_.front().in_features(); }

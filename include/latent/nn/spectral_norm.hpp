@@ -77,16 +77,16 @@ class SpectralDense : public detail::AffineLayer<SpectralDense<S, Act, Init>, S,
 
   Var<S> operator()(Var<S> x) {
     Tape<S>& tape = x.tape();
-    // The normalized weight is recorded once per recording and shared by every
-    // call in it (real and generated batches), so their gradients meet in one node.
-    if (cached_tape_ != &tape || cached_recording_ != tape.recording() || cached_requires_grad_ != weight.requires_grad) {
-      if (weight.requires_grad) power_iteration();
-      normalized_ = spectral_normalize(tape.leaf(weight), u_, v_);
-      cached_tape_ = &tape;
-      cached_recording_ = tape.recording();
-      cached_requires_grad_ = weight.requires_grad;
-    }
-    return dense(this->act_, normalized_, x, tape.leaf(bias));
+    const Var<S> w = normalized_weight(tape);
+    return dense(this->act_, w, x, tape.leaf(bias));
+  }
+
+  /// The layer and its directional derivative (autodiff/jvp.hpp), through
+  /// the same normalized weight as the recording's other calls.
+  Dual<S> jvp(const Dual<S>& x) {
+    Tape<S>& tape = x.value.tape();
+    const Var<S> w = normalized_weight(tape);
+    return dense_jvp(this->act_, w, x, tape.leaf(bias));
   }
 
   /// One step of power iteration on W: v = W^T u / |W^T u|, u = W v / |W v|.
@@ -108,11 +108,28 @@ class SpectralDense : public detail::AffineLayer<SpectralDense<S, Act, Init>, S,
  private:
   static constexpr S kTiny = S(1e-12);
 
+  // W / sigma(W) on `tape`. While the weight is trainable, it is recorded
+  // once per recording (after one power iteration) and shared by every call
+  // in it (real and generated batches, a penalty's tangent), so their
+  // gradients meet in one node. A frozen weight is recorded afresh on each
+  // call and leaves the shared one alone: a frozen recording in between (a
+  // penalty's scratch tape) neither iterates nor makes the trainable one
+  // record a second time.
+  Var<S> normalized_weight(Tape<S>& tape) {
+    if (!weight.requires_grad) return spectral_normalize(tape.leaf(weight), u_, v_);
+    if (cached_tape_ != &tape || cached_recording_ != tape.recording()) {
+      power_iteration();
+      normalized_ = spectral_normalize(tape.leaf(weight), u_, v_);
+      cached_tape_ = &tape;
+      cached_recording_ = tape.recording();
+    }
+    return normalized_;
+  }
+
   Matrix<S> u_, v_;
   Var<S> normalized_;
   const Tape<S>* cached_tape_ = nullptr;
   std::uint64_t cached_recording_ = 0;
-  bool cached_requires_grad_ = false;
 };
 
 }  // namespace latent
