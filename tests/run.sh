@@ -17,7 +17,8 @@ case "${1:-}" in
   *) echo "tests/run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
 esac
 
-cmake/apt-install.sh cmake ninja-build g++ clang libclang-rt-14-dev libeigen3-dev catch2 libbenchmark-dev zlib1g-dev libstb-dev libcli11-dev libomp-dev
+cmake/apt-install.sh cmake ninja-build g++ clang libclang-rt-14-dev libeigen3-dev catch2 libbenchmark-dev zlib1g-dev libstb-dev libcli11-dev libomp-dev \
+  openmpi-bin libopenmpi-dev
 
 # The real-MNIST tests run when the data is present (they skip otherwise).
 examples/fetch-data.sh mnist || echo "warning: MNIST could not be fetched; the tests that need it will be skipped" >&2

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "helpers.hpp"
+#include "training_helpers.hpp"
 #include <latent/models/gan.hpp>
 #include <latent/nn/spectral_norm.hpp>
 #include <latent/train/gan_trainer.hpp>
@@ -53,13 +54,7 @@ latent::data::Dataset ring_of_gaussians(Index n, double radius, double spread, s
   return latent::data::Dataset(std::move(pixels), std::move(labels), 1, 2);
 }
 
-latent::FitOptions quiet_fit(int epochs, Index batch) {
-  latent::FitOptions options;
-  options.epochs = epochs;
-  options.batch_size = batch;
-  options.progress = latent::Progress::Mode::quiet;
-  return options;
-}
+using test::quiet_fit;
 
 }  // namespace
 

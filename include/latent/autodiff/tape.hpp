@@ -63,6 +63,22 @@ struct Node {
   }
 };
 
+/// Told by Tape::backward where its sweep stands, for work that can start as
+/// soon as part of the gradient is final (a data-parallel run sums each
+/// parameter's gradient over its processes while the sweep goes on).
+template <class S>
+class SweepObserver {
+ public:
+  /// The sweep has passed a leaf of `parameter`: nothing adds to the
+  /// parameter's gradient through that leaf any more.
+  virtual void leaf_swept(Parameter<S>& parameter) = 0;
+  /// A node's backward has run (between two of them, other work can progress).
+  virtual void node_swept() = 0;
+
+ protected:
+  ~SweepObserver() = default;
+};
+
 /// A handle to a node on a tape: a tape pointer and an index, cheap to copy.
 template <class S>
 class Var {
@@ -179,8 +195,9 @@ class Tape {
 
   /// Seeds d(loss)/d(loss) = 1 and sweeps the tape in reverse (a loop, never
   /// recursion, so depth cannot overflow the stack). Gradients add into the
-  /// parameters' grad: call zero_grad between steps.
-  void backward(Var<S> loss) {
+  /// parameters' grad: call zero_grad between steps. An observer, if given,
+  /// hears of every node swept and every trainable parameter leaf passed.
+  void backward(Var<S> loss, SweepObserver<S>* observer = nullptr) {
     check_owned(loss);
     const Matrix<S>& v = loss.value();
     if (v.rows() != 1 || v.cols() != 1)
@@ -197,7 +214,12 @@ class Tape {
     seed.has_grad = true;
     for (Index i = loss.index(); i >= 0; --i) {
       Node<S>& n = nodes_[static_cast<std::size_t>(i)];
-      if (n.backward && n.has_grad) n.backward(*this, n);
+      if (n.backward && n.has_grad) {
+        n.backward(*this, n);
+        if (observer) observer->node_swept();
+      } else if (observer && n.parameter && n.requires_grad) {
+        observer->leaf_swept(*n.parameter);
+      }
     }
   }
 

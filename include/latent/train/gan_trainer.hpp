@@ -14,6 +14,10 @@
 // a constant (no gradient can reach G from there); the generator's step runs
 // through the discriminator with D's parameters frozen, so no weight
 // gradient of D is ever computed in it.
+//
+// Distributed (EpochTrainer::distribute), a step records this rank's slice
+// of the global batch, with its columns of the global batch's noise; each
+// network's gradient is averaged over the ranks before its update.
 #pragma once
 
 #include <cmath>
@@ -25,6 +29,7 @@
 #include <vector>
 
 #include "latent/data/dataset.hpp"
+#include "latent/distributed/gradient_sync.hpp"
 #include "latent/io/checkpoint.hpp"
 #include "latent/metrics/class_histogram.hpp"
 #include "latent/models/gan.hpp"
@@ -80,7 +85,9 @@ class GanTrainer
         options_(options),
         generator_params_(model.generator_parameters()),
         discriminator_params_(model.discriminator_parameters()),
-        rng_(options.seed, streams::training_noise) {
+        rng_(options.seed, streams::training_noise),
+        generator_gradients_(generator_params_),
+        discriminator_gradients_(discriminator_params_) {
     if (options_.n_critic < 1) throw error("GanTrainer: n_critic must be at least 1, got " + std::to_string(options_.n_critic));
     if (!(options_.real_label > 0 && options_.real_label <= 1))
       throw error("GanTrainer: the real label must be in (0, 1], got " + std::to_string(options_.real_label));
@@ -95,38 +102,62 @@ class GanTrainer
   /// and returns a figure that is NaN or infinite when either loss is (then
   /// the network whose loss it is was not updated).
   double train_batch(const data::Dataset& data, const data::Batch& batch, RunningMeans& means) {
-    const Index n = batch.size();
+    const Slice slice = this->parallel().slice(batch.size());
+    const Index n = slice.count;
     const double weight = static_cast<double>(n);
 
     // G(z), recorded with G trainable: the generator's step backpropagates through it.
     generator_tape_.reset();
     Var<Scalar> z = generator_tape_.constant(model_.noise_dim(), n);
-    model_.sample_noise(generator_tape_.value_of(z), rng_);
-    Var<Scalar> fake = model_.generate(z);
+    this->parallel().draw_columns(slice, generator_tape_.value_of(z), [this](Matrix<Scalar>& all) { model_.sample_noise(all, rng_); });
 
-    // The discriminator's step, on its own tape, where the samples are a constant.
-    discriminator_tape_.reset();
-    Var<Scalar> real = discriminator_tape_.constant(data.features(), n);
-    data.template fill_batch<Scaling>(discriminator_tape_.value_of(real), batch);
-    const auto d_terms = model_.discriminator_loss(real, discriminator_tape_.constant(fake.value()), options_.real_label);
-    const double d_loss = d_terms.loss.item();
-    if (!std::isfinite(d_loss)) return d_loss;
-    discriminator_tape_.backward(d_terms.loss);
+    // The discriminator's step, on its own tape, where the samples are a
+    // constant. A rank without examples in this batch records nothing but
+    // takes part in the sums (and the updates).
+    Var<Scalar> fake;
+    double d_loss = 0, d_real = 0, d_fake = 0;
+    if (n > 0) {
+      fake = model_.generate(z);
+      discriminator_tape_.reset();
+      Var<Scalar> real = discriminator_tape_.constant(data.features(), n);
+      data.template fill_batch<Scaling>(discriminator_tape_.value_of(real), slice.of(batch));
+      const auto d_terms = model_.discriminator_loss(real, discriminator_tape_.constant(fake.value()), options_.real_label);
+      d_real = Loss::output(d_terms.real_scores.value().array()).mean();
+      d_fake = Loss::output(d_terms.fake_scores.value().array()).mean();
+      d_loss = discriminator_gradients_.backward(this->parallel(), slice, discriminator_tape_, d_terms.loss);
+    } else {
+      d_loss = discriminator_gradients_.backward(this->parallel());
+    }
+    if (!std::isfinite(d_loss)) {
+      zero_grad(discriminator_params_);
+      return d_loss;
+    }
     means.add("d_grad_norm", step(discriminator_optimizer_, discriminator_params_), weight);
     if (options_.weight_clip > 0) clip_weights(discriminator_params_, options_.weight_clip);
+    // The global loss is the same on every rank; weighted by this rank's
+    // examples, the ranks' figures combine into the global batch's.
     means.add("d_loss", d_loss, weight);
-    means.add("d_real", Loss::output(d_terms.real_scores.value().array()).mean(), weight);
-    means.add("d_fake", Loss::output(d_terms.fake_scores.value().array()).mean(), weight);
+    if (n > 0) {
+      means.add("d_real", d_real, weight);
+      means.add("d_fake", d_fake, weight);
+    }
     if (++critic_steps_ % options_.n_critic != 0) return d_loss;
 
     // The generator's step through the updated discriminator, whose parameters
     // are frozen: the backward computes gradients for G's weights and the
     // activations between, never D's weight gradients.
-    const FrozenParameters<Scalar> frozen(discriminator_params_);
-    const auto g_terms = model_.generator_loss(fake);
-    const double g_loss = g_terms.loss.item();
-    if (!std::isfinite(g_loss)) return g_loss;
-    generator_tape_.backward(g_terms.loss);
+    double g_loss = 0;
+    if (n > 0) {
+      const FrozenParameters<Scalar> frozen(discriminator_params_);
+      const auto g_terms = model_.generator_loss(fake);
+      g_loss = generator_gradients_.backward(this->parallel(), slice, generator_tape_, g_terms.loss);
+    } else {
+      g_loss = generator_gradients_.backward(this->parallel());
+    }
+    if (!std::isfinite(g_loss)) {
+      zero_grad(generator_params_);
+      return g_loss;
+    }
     means.add("g_grad_norm", step(generator_optimizer_, generator_params_), weight);
     means.add("g_loss", g_loss, weight);
     return d_loss + g_loss;
@@ -138,14 +169,17 @@ class GanTrainer
   void evaluate_into(const data::Dataset& test, EpochRecord& record) {
     const FrozenParameters<Scalar> frozen(discriminator_params_);
     data::BatchSampler sampler(test.size(), 500);
-    double sum = 0;
+    RunningMeans means;
     for (const data::Batch& batch : sampler.epoch(0)) {
+      const Slice slice = this->parallel().slice(batch.size());
+      if (slice.count == 0) continue;
       evaluation_tape_.reset();
-      Var<Scalar> x = evaluation_tape_.constant(test.features(), batch.size());
-      test.template fill_batch<Scaling>(evaluation_tape_.value_of(x), batch);
-      sum += static_cast<double>(Loss::output(model_.discriminate(x).value().array()).sum());
+      Var<Scalar> x = evaluation_tape_.constant(test.features(), slice.count);
+      test.template fill_batch<Scaling>(evaluation_tape_.value_of(x), slice.of(batch));
+      means.add_sum("d_real", static_cast<double>(Loss::output(model_.discriminate(x).value().array()).sum()),
+                    static_cast<double>(slice.count));
     }
-    record.set("test_d_real", sum / static_cast<double>(test.size()));
+    this->parallel().global_means(means).write_to(record, "test_");
     if (monitor_.classify) monitor_into(record);
   }
 
@@ -199,7 +233,7 @@ class GanTrainer
     const double entropy = histogram.entropy();
     record.set("mode_entropy", entropy);
     const double threshold = monitor_.warn_below_fraction * std::log(static_cast<double>(monitor_.classes));
-    if (entropy < threshold) {
+    if (entropy < threshold && this->parallel().rank() == 0) {
       std::string fractions;
       for (int k = 0; k < monitor_.classes; ++k)
         fractions += (k ? " " : "") + std::to_string(k) + ":" + std::to_string(static_cast<int>(std::lround(100 * histogram.fraction(k)))) + "%";
@@ -217,6 +251,8 @@ class GanTrainer
   ParameterList<Scalar> generator_params_;
   ParameterList<Scalar> discriminator_params_;
   Rng rng_;
+  GradientSync<Scalar> generator_gradients_;
+  GradientSync<Scalar> discriminator_gradients_;
   std::int64_t critic_steps_ = 0;
   Tape<Scalar> generator_tape_;
   Tape<Scalar> discriminator_tape_;

@@ -74,15 +74,28 @@ class History {
 /// Running means of named figures over an epoch's steps.
 class RunningMeans {
  public:
-  void add(const std::string& name, double value, double weight = 1) {
+  /// A figure's weighted sum and total weight.
+  struct Sum {
+    std::string name;
+    double sum, weight;
+  };
+
+  void add(const std::string& name, double value, double weight = 1) { add_sum(name, value * weight, weight); }
+
+  /// Adds a weighted sum and its weight as they are (to combine the figures
+  /// of several processes).
+  void add_sum(const std::string& name, double weighted_sum, double weight) {
     for (auto& entry : sums_)
       if (entry.name == name) {
-        entry.sum += value * weight;
+        entry.sum += weighted_sum;
         entry.weight += weight;
         return;
       }
-    sums_.push_back({name, value * weight, weight});
+    sums_.push_back({name, weighted_sum, weight});
   }
+
+  /// The figures in the order they were first added.
+  const std::vector<Sum>& sums() const { return sums_; }
 
   double mean(const std::string& name) const {
     for (const auto& entry : sums_)
@@ -97,10 +110,6 @@ class RunningMeans {
   void clear() { sums_.clear(); }
 
  private:
-  struct Sum {
-    std::string name;
-    double sum, weight;
-  };
   std::vector<Sum> sums_;
 };
 

@@ -4,6 +4,13 @@
 // subnormals, checks losses for NaN, keeps the history and calls callbacks.
 // Epochs are numbered from 1; a trainer restored from a checkpoint after
 // epoch k continues with epoch k + 1.
+//
+// Data-parallel training (distribute()): every rank runs this same loop over
+// the same global batches; the concrete trainer trains on its rank's slice
+// of each (see latent/distributed/data_parallel.hpp). This loop makes the
+// ranks start from rank 0's state, checks that they were given the same
+// options and still hold the same state after every epoch, reports figures
+// averaged over all ranks, and leaves progress and checkpoint files to rank 0.
 #pragma once
 
 #include <chrono>
@@ -16,6 +23,7 @@
 
 #include "latent/data/dataset.hpp"
 #include "latent/denormals.hpp"
+#include "latent/distributed/data_parallel.hpp"
 #include "latent/error.hpp"
 #include "latent/io/checkpoint.hpp"
 #include "latent/train/history.hpp"
@@ -43,7 +51,8 @@ class EpochTrainer {
     if (options.batch_size < 1) throw error("fit: the batch size must be at least 1");
     const ScopedFlushDenormals flush_denormals;
     data::BatchSampler sampler(train.size(), options.batch_size, data::Shuffle{options.shuffle_seed}, options.last_batch);
-    Progress progress(options.progress);
+    if (parallel_.distributed()) start_together(train, test, options);
+    Progress progress(parallel_.rank() == 0 ? options.progress : Progress::Mode::quiet);
     History history;
     for (int epoch = epochs_done_ + 1; epoch <= options.epochs; ++epoch) {
       const auto start = std::chrono::steady_clock::now();
@@ -51,6 +60,7 @@ class EpochTrainer {
       progress.start_epoch(epoch, options.epochs, static_cast<long>(batches.size()));
       RunningMeans means;
       long step = 0, samples = 0;
+      const double sync_seconds = parallel_.sync_seconds();
       for (const data::Batch& batch : batches) {
         const double loss = self().train_batch(train, batch, means);
         ++steps_done_;
@@ -63,10 +73,15 @@ class EpochTrainer {
       }
       EpochRecord record;
       record.epoch = epoch;
-      means.write_to(record, "train_");
+      parallel_.global_means(means).write_to(record, "train_");
+      if (parallel_.distributed())
+        parallel_.require_same_state(checkpointer().capture().to_bytes(), "after epoch " + std::to_string(epoch));
       const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (!test.empty()) self().evaluate_into(test, record);
       record.set("seconds", train_seconds);
+      // Distributed: the milliseconds per step this rank waited for gradient sums after its sweeps.
+      if (parallel_.distributed() && step > 0)
+        record.set("sync_ms", 1000 * (parallel_.sync_seconds() - sync_seconds) / static_cast<double>(step));
       epochs_done_ = epoch;
       history.add(record);
       progress.end_epoch(summary(record));
@@ -79,12 +94,39 @@ class EpochTrainer {
   void on_epoch_end(EpochCallback callback) { callbacks_.push_back(std::move(callback)); }
 
   /// Saves everything a resumed run needs (model, optimizer state, noise
-  /// generator, epoch and step), atomically.
-  void save_checkpoint(const std::string& path) { checkpointer().save(path); }
+  /// generator, epoch and step), atomically. Distributed, every rank calls it
+  /// and rank 0 alone writes; if it fails, every rank throws.
+  void save_checkpoint(const std::string& path) {
+    parallel_.all_or_none([&] {
+      if (parallel_.rank() == 0) checkpointer().save(path);
+    });
+  }
 
   /// Restores a checkpoint written by save_checkpoint of a trainer of the same
   /// model; a corrupt file or another model's checkpoint throws and changes nothing.
-  void load_checkpoint(const std::string& path) { checkpointer().load(path); }
+  /// Distributed, every rank calls it: rank 0 reads the file (the others
+  /// need not see it) and sends it to all; if any rank fails, every rank throws.
+  void load_checkpoint(const std::string& path) {
+    if (!parallel_.distributed()) {
+      checkpointer().load(path);
+      return;
+    }
+    const std::vector<std::uint8_t> bytes = parallel_.from_rank_zero([&] { return Checkpoint::load(path).to_bytes(); });
+    parallel_.all_or_none([&] { checkpointer().restore(Checkpoint::from_bytes(bytes, "checkpoint " + path + " (read by rank 0)")); });
+  }
+
+  /// Makes fit() data-parallel over the ranks of `comm` (an MPI communicator
+  /// of latent/distributed/mpi.hpp, say): every rank calls fit() with the
+  /// same data and options and trains on its slice of each global batch
+  /// (options.batch_size is the global batch), with gradients averaged over
+  /// the ranks before every update, so that the parameters follow what one
+  /// process would compute. fit(), evaluate(), save_checkpoint() and
+  /// load_checkpoint() then are collective: every rank calls them. `comm`
+  /// must outlive the trainer's use of it.
+  void distribute(Communicator& comm) { parallel_ = DataParallel(comm); }
+
+  /// This process's part in data-parallel training (one process unless distribute()d).
+  DataParallel& parallel() { return parallel_; }
 
   int epochs_done() const { return epochs_done_; }
 
@@ -99,6 +141,23 @@ class EpochTrainer {
 
  private:
   Derived& self() { return static_cast<Derived&>(*this); }
+
+  /// Before a distributed fit: the ranks must have the same options and data
+  /// sizes; then every rank takes rank 0's state (parameters, optimizer,
+  /// noise generator, counters), so that no rank can start apart.
+  void start_together(const data::Dataset& train, const data::Dataset& test, const FitOptions& options) {
+    parallel_.require_same({{"epochs", std::to_string(options.epochs)},
+                            {"batch size", std::to_string(options.batch_size)},
+                            {"shuffle seed", std::to_string(options.shuffle_seed)},
+                            {"last batch", options.last_batch == data::LastBatch::keep ? "keep" : "drop"},
+                            {"training examples", std::to_string(train.size())},
+                            {"test examples", std::to_string(test.size())}},
+                           "fit");
+    const std::vector<std::uint8_t> state = parallel_.from_rank_zero([&] { return checkpointer().capture().to_bytes(); });
+    parallel_.all_or_none([&] {
+      if (parallel_.rank() != 0) checkpointer().restore(Checkpoint::from_bytes(state, "rank 0's training state"));
+    });
+  }
 
   Checkpointer checkpointer() {
     Checkpointer state;
@@ -120,6 +179,7 @@ class EpochTrainer {
   }
 
   std::vector<EpochCallback> callbacks_;
+  DataParallel parallel_;
 };
 
 }  // namespace latent

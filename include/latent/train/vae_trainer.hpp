@@ -3,6 +3,8 @@
 // with lr 1e-3 by default). A steady-state step allocates nothing: the batch
 // bytes are scaled straight into the tape's input node, the noise is drawn
 // into the tape's noise node, and the tape's buffers are reused.
+// Distributed (EpochTrainer::distribute), a step records this rank's slice
+// of the global batch, with its columns of the global batch's noise.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +12,7 @@
 #include <string>
 
 #include "latent/data/dataset.hpp"
+#include "latent/distributed/gradient_sync.hpp"
 #include "latent/models/vae.hpp"
 #include "latent/optim/adam.hpp"
 #include "latent/optim/clip.hpp"
@@ -41,46 +44,60 @@ class VaeTrainer : public EpochTrainer<VaeTrainer<Model, Optimizer, Objective>> 
   };
 
   explicit VaeTrainer(Model& model, Optimizer optimizer = Optimizer(Scalar(1e-3)), Options options = {})
-      : model_(model), optimizer_(std::move(optimizer)), options_(options), params_(model.parameters()), rng_(options.seed, streams::training_noise) {}
+      : model_(model),
+        optimizer_(std::move(optimizer)),
+        options_(options),
+        params_(model.parameters()),
+        rng_(options.seed, streams::training_noise),
+        gradients_(params_) {}
 
   /// One optimizer step on the examples `batch` of `data`; adds the step's
   /// figures to `means` and returns the loss (checked for NaN by the caller
   /// before the next step; here, before the update).
   double train_batch(const data::Dataset& data, const data::Batch& batch, RunningMeans& means) {
-    tape_.reset();
-    Var<Scalar> x = tape_.constant(data.features(), batch.size());
-    data.fill_batch(tape_.value_of(x), batch);
-    const auto terms = record_objective(x);
-    const double loss = terms.loss.item();
-    if (!std::isfinite(loss)) return loss;  // leave the parameters as they were
-    tape_.backward(terms.loss);
-    if (options_.clip_norm > 0) means.add("grad_norm", clip_grad_norm(params_, options_.clip_norm));
+    const Slice slice = this->parallel().slice(batch.size());
+    double loss = 0;
+    if (slice.count > 0) {
+      const auto terms = record(data, slice.of(batch), slice);
+      const double weight = static_cast<double>(slice.count);
+      means.add("loss", terms.loss.item(), weight);
+      means.add("reconstruction", terms.reconstruction.item(), weight);
+      means.add("kl", terms.kl.item(), weight);
+      loss = gradients_.backward(this->parallel(), slice, tape_, terms.loss);
+    } else {
+      draw_noise(slice, empty_noise_);
+      loss = gradients_.backward(this->parallel());
+    }
+    if (!std::isfinite(loss)) {  // leave the parameters as they were
+      zero_grad(params_);
+      return loss;
+    }
+    if (options_.clip_norm > 0) means.add("grad_norm", clip_grad_norm(params_, options_.clip_norm), slice.share());
     if (options_.lr_schedule) optimizer_.lr = static_cast<Scalar>(options_.lr_schedule(this->steps_done_));
     optimizer_.step(params_);
     zero_grad(params_);
-    const double weight = static_cast<double>(batch.size());
-    means.add("loss", loss, weight);
-    means.add("reconstruction", terms.reconstruction.item(), weight);
-    means.add("kl", terms.kl.item(), weight);
     return loss;
   }
 
   /// The objective on a whole data set, z sampled as in training, without
   /// updating anything: {loss, reconstruction, kl} in nats per example.
+  /// Distributed, every rank calls it and evaluates its slice of each batch.
   RunningMeans evaluate(const data::Dataset& data, Index batch_size = 1000) {
     RunningMeans means;
     data::BatchSampler sampler(data.size(), batch_size);
     for (const data::Batch& batch : sampler.epoch(0)) {
-      tape_.reset();
-      Var<Scalar> x = tape_.constant(data.features(), batch.size());
-      data.fill_batch(tape_.value_of(x), batch);
-      const auto terms = record_objective(x);
-      const double weight = static_cast<double>(batch.size());
+      const Slice slice = this->parallel().slice(batch.size());
+      if (slice.count == 0) {
+        draw_noise(slice, empty_noise_);
+        continue;
+      }
+      const auto terms = record(data, slice.of(batch), slice);
+      const double weight = static_cast<double>(slice.count);
       means.add("loss", terms.loss.item(), weight);
       means.add("reconstruction", terms.reconstruction.item(), weight);
       means.add("kl", terms.kl.item(), weight);
     }
-    return means;
+    return this->parallel().global_means(means);
   }
 
   void evaluate_into(const data::Dataset& test, EpochRecord& record) { evaluate(test).write_to(record, "test_"); }
@@ -96,10 +113,20 @@ class VaeTrainer : public EpochTrainer<VaeTrainer<Model, Optimizer, Objective>> 
   const ParameterList<Scalar>& parameters() const { return params_; }
 
  private:
-  typename Model::Terms record_objective(Var<Scalar> x) {
-    Var<Scalar> eps = tape_.constant(model_.latent_dim(), x.cols());
-    rng_.fill_normal(tape_.value_of(eps));
+  /// Records the objective on `examples`, this rank's slice of a batch.
+  typename Model::Terms record(const data::Dataset& data, const data::Batch& examples, const Slice& slice) {
+    tape_.reset();
+    Var<Scalar> x = tape_.constant(data.features(), examples.size());
+    data.fill_batch(tape_.value_of(x), examples);
+    Var<Scalar> eps = tape_.constant(model_.latent_dim(), examples.size());
+    draw_noise(slice, tape_.value_of(eps));
     return options_.objective(model_, x, eps);
+  }
+
+  /// This slice's columns of the global batch's reparameterization noise.
+  void draw_noise(const Slice& slice, Matrix<Scalar>& eps) {
+    eps.resize(model_.latent_dim(), slice.count);
+    this->parallel().draw_columns(slice, eps, [this](Matrix<Scalar>& all) { rng_.fill_normal(all); });
   }
 
   Model& model_;
@@ -108,6 +135,8 @@ class VaeTrainer : public EpochTrainer<VaeTrainer<Model, Optimizer, Objective>> 
   ParameterList<Scalar> params_;
   Rng rng_;
   Tape<Scalar> tape_;
+  GradientSync<Scalar> gradients_;
+  Matrix<Scalar> empty_noise_;  ///< the noise of a rank without examples in a batch (no columns)
 };
 
 }  // namespace latent

@@ -1,0 +1,55 @@
+// Helpers for tests that train (Catch2 or not, one process or several):
+// fit options without a progress bar, random byte images, and copies of a
+// model's parameters to compare runs with.
+#pragma once
+
+#include <latent/latent.hpp>
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+namespace test {
+
+inline latent::FitOptions quiet_fit(int epochs, latent::Index batch) {
+  latent::FitOptions options;
+  options.epochs = epochs;
+  options.batch_size = batch;
+  options.progress = latent::Progress::Mode::quiet;
+  return options;
+}
+
+/// n random side x side byte images, labels 0..9 in turn.
+inline latent::data::Dataset random_images(latent::Index n, latent::Index side, std::uint64_t seed) {
+  latent::Rng rng(seed);
+  std::vector<std::uint8_t> pixels(static_cast<std::size_t>(n * side * side)), labels(static_cast<std::size_t>(n));
+  for (auto& p : pixels) p = static_cast<std::uint8_t>(rng.below(256));
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<std::uint8_t>(i % 10);
+  return latent::data::Dataset(std::move(pixels), std::move(labels), side, side);
+}
+
+/// A model's parameter values at one moment.
+using Snapshot = std::vector<latent::Matrix<float>>;
+
+template <class Model>
+Snapshot snapshot(Model& model) {
+  Snapshot values;
+  for (const auto* p : model.parameters()) values.push_back(p->value);
+  return values;
+}
+
+/// Trains one-step epochs (the data set is one batch) and returns the
+/// parameters after each step.
+template <class Model, class Trainer>
+std::vector<Snapshot> train_steps(Model& model, Trainer& trainer, const latent::data::Dataset& train,
+                                  const latent::data::Dataset& test, int steps, latent::EpochRecord* last = nullptr) {
+  std::vector<Snapshot> after;
+  trainer.on_epoch_end([&model, &after, last](const latent::EpochRecord& record) {
+    after.push_back(snapshot(model));
+    if (last) *last = record;
+  });
+  trainer.fit(train, test, quiet_fit(steps, train.size()));
+  return after;
+}
+
+}  // namespace test
