@@ -84,10 +84,9 @@ latent::ModeMonitor<float> mode_monitor(const Flags& flags, const latent::data::
 }
 
 template <class Loss, class Discriminator>
-int train(const Flags& flags) {
+int train(const Flags& flags, const example::Ranks& ranks) {
   using Model = latent::Gan<Generator, Discriminator, Loss>;
   using Trainer = latent::GanTrainer<Model>;
-  latent::set_num_threads(flags.threads);
   const auto mnist = latent::data::load_mnist(flags.data);
   const latent::Index features = mnist.train.features();
 
@@ -114,13 +113,14 @@ int train(const Flags& flags) {
   latent::Rng fixed_rng(flags.seed + 1);
   gan.sample_noise(fixed_noise, fixed_rng);
   const latent::History history = example::fit_with_files(
-      trainer, mnist, flags,
+      trainer, mnist, flags, ranks,
       [&](const std::filesystem::path& out, const latent::EpochRecord& record) {
         char name[32];
         std::snprintf(name, sizeof name, "samples_epoch_%03d.png", record.epoch);
         latent::data::write_png_grid((out / name).string(), gan.generate(fixed_noise), mnist.train.rows(), mnist.train.cols(),
                                      8, 8, latent::data::PixelRange::minus_one_to_one);
       });
+  if (!ranks.writes()) return 0;
 
   if (!flags.samples_out.empty()) {
     latent::Rng sample_rng(flags.seed + 2);
@@ -131,26 +131,28 @@ int train(const Flags& flags) {
 
   std::ostringstream json;
   json << "{\"model\":\"gan\",\"loss\":\"" << Loss::name << "\",\"spectral_norm\":" << (flags.spectral_norm ? "true" : "false")
-       << ",\"epochs\":" << trainer.epochs_done() << ",\"threads\":" << flags.threads;
+       << ",\"epochs\":" << trainer.epochs_done() << ",\"ranks\":" << ranks.size() << ",\"threads\":" << latent::num_threads()
+       << ",\"batch\":" << flags.batch << ",\"train_examples\":" << mnist.train.size();
   for (const char* figure : {"train_d_loss", "train_g_loss", "train_d_real", "train_d_fake", "train_d_grad_norm",
                              "train_g_grad_norm", "test_d_real", "mode_entropy"})
     json << ",\"" << figure << "\":" << example::json_number(example::last_figure(history, figure));
-  json << ",\"epoch_seconds\":" << example::epoch_seconds_json(history) << "}";
+  json << ",\"epoch_seconds\":" << example::epoch_seconds_json(history)
+       << ",\"sync_ms\":" << example::json_number(example::last_figure(history, "sync_ms")) << "}";
   std::cout << json.str() << std::endl;
   return 0;
 }
 
 template <class Loss>
-int train_with(const Flags& flags) {
-  return flags.spectral_norm ? train<Loss, SpectralDiscriminator>(flags) : train<Loss, PlainDiscriminator>(flags);
+int train_with(const Flags& flags, const example::Ranks& ranks) {
+  return flags.spectral_norm ? train<Loss, SpectralDiscriminator>(flags, ranks) : train<Loss, PlainDiscriminator>(flags, ranks);
 }
 
-int run(const Flags& flags) {
-  if (flags.loss == "minimax") return train_with<latent::MinimaxBce>(flags);
-  if (flags.loss == "nonsaturating") return train_with<latent::NonSaturatingBce>(flags);
-  if (flags.loss == "lsgan") return train_with<latent::LeastSquares>(flags);
-  if (flags.loss == "hinge") return train_with<latent::Hinge>(flags);
-  return train_with<latent::Wasserstein>(flags);
+int run(const Flags& flags, const example::Ranks& ranks) {
+  if (flags.loss == "minimax") return train_with<latent::MinimaxBce>(flags, ranks);
+  if (flags.loss == "nonsaturating") return train_with<latent::NonSaturatingBce>(flags, ranks);
+  if (flags.loss == "lsgan") return train_with<latent::LeastSquares>(flags, ranks);
+  if (flags.loss == "hinge") return train_with<latent::Hinge>(flags, ranks);
+  return train_with<latent::Wasserstein>(flags, ranks);
 }
 
 }  // namespace
@@ -181,5 +183,5 @@ int main(int argc, char** argv) {
   app.add_option("--classifier", flags.classifier,
                  "classifier checkpoint of train_classifier for the mode-collapse monitor (default: nearest training image)");
   CLI11_PARSE(app, argc, argv);
-  return example::run_reporting_errors("gan_mnist", [&] { return run(flags); });
+  return example::run_training("gan_mnist", app, flags, [&](const example::Ranks& ranks) { return run(flags, ranks); });
 }

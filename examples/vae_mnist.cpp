@@ -48,8 +48,7 @@ void write_pictures(Model& vae, const latent::data::Dataset& test, const std::fi
                                test.cols(), 1, 10, PixelRange::zero_to_one);
 }
 
-int run(const Flags& flags) {
-  latent::set_num_threads(flags.threads);
+int run(const Flags& flags, const example::Ranks& ranks) {
   const auto mnist = latent::data::load_mnist(flags.data);
   latent::Rng init_rng(flags.seed);
   Encoder encoder({mnist.train.features(), flags.hidden}, flags.latent_size, init_rng);
@@ -64,8 +63,9 @@ int run(const Flags& flags) {
   Trainer trainer(vae, latent::Adam<float>(flags.lr), options);
 
   const latent::History history = example::fit_with_files(
-      trainer, mnist, flags,
+      trainer, mnist, flags, ranks,
       [&](const std::filesystem::path& out, const latent::EpochRecord&) { write_pictures(vae, mnist.test, out, flags.seed); });
+  if (!ranks.writes()) return 0;
 
   if (!flags.samples_out.empty()) {
     latent::Rng sample_rng(flags.seed + 1);
@@ -81,10 +81,13 @@ int run(const Flags& flags) {
   }
 
   std::ostringstream json;
-  json << "{\"model\":\"vae\",\"epochs\":" << trainer.epochs_done();
+  json << "{\"model\":\"vae\",\"epochs\":" << trainer.epochs_done() << ",\"ranks\":" << ranks.size()
+       << ",\"threads\":" << latent::num_threads() << ",\"batch\":" << flags.batch
+       << ",\"train_examples\":" << mnist.train.size();
   json << ",\"train_loss\":" << example::json_number(example::last_figure(history, "train_loss"));
   json << ",\"test_loss\":" << example::json_number(example::last_figure(history, "test_loss"));
   json << ",\"epoch_seconds\":" << example::epoch_seconds_json(history);
+  json << ",\"sync_ms\":" << example::json_number(example::last_figure(history, "sync_ms"));
   json << ",\"iw_ll\":" << example::json_number(iw_ll) << "}";
   std::cout << json.str() << std::endl;
   return 0;
@@ -107,5 +110,5 @@ int main(int argc, char** argv) {
   app.add_option("--beta", flags.beta, "weight of the KL term (beta-VAE)")->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--iw", flags.iw, "report the importance-weighted test log-likelihood with K samples")->check(CLI::Range(1, 100000));
   CLI11_PARSE(app, argc, argv);
-  return example::run_reporting_errors("vae_mnist", [&] { return run(flags); });
+  return example::run_training("vae_mnist", app, flags, [&](const example::Ranks& ranks) { return run(flags, ranks); });
 }

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # End-to-end checks of the example programs on a tiny MNIST-format data set
 # that this script writes itself: --help, training with pictures, samples and
-# a checkpoint, resuming, and refusing bad input with exit code 1.
-#   tests/examples_test.sh BUILD_DIR/examples
+# a checkpoint, resuming, and refusing bad input with exit code 1. With --mpi,
+# the checks of --distributed instead, started by the given launcher; with
+# --no-mpi, that --distributed is a clear error in a build without MPI.
+#   tests/examples_test.sh BUILD_DIR/examples [--no-mpi]
+#   tests/examples_test.sh BUILD_DIR/examples --mpi MPIEXEC [FLAGS...]
 set -euo pipefail
 bin=$1
+mode=${2:-}
+mpiexec=("${@:3}")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -29,7 +34,17 @@ expect_exit() {  # expect_exit CODE PATTERN COMMAND...: the command exits CODE a
   grep -q -- "$pattern" <<<"$output" || fail "$* did not print '$pattern': $output"
 }
 
+if [ "$mode" = --mpi ]; then
+  # shellcheck source=tests/examples_mpi_checks.sh
+  source "$(dirname "$0")/examples_mpi_checks.sh"
+  echo "examples --distributed: all checks passed"
+  exit 0
+fi
+
 vae=("$bin/vae_mnist" --data "$work/data" --batch 32 --hidden 16 --latent 2)
+if [ "$mode" = --no-mpi ]; then
+  expect_exit 1 "has no MPI support" "${vae[@]}" --epochs 1 --distributed
+fi
 expect_exit 0 "--samples-out" "$bin/vae_mnist" --help
 expect_exit 0 '"model":"vae","epochs":1' "${vae[@]}" --epochs 1 --out "$work/out" --checkpoint "$work/vae.ckpt" \
   --samples-out "$work/samples-idx3-ubyte" --samples 50 --iw 5

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Data-parallel scaling: training samples/s of vae_mnist and gan_mnist on 1,
+# 2, 4, ... ranks up to this machine's cores (or --max-ranks), one thread per
+# rank, the same examples per rank on every count (--batch = per-rank batch x
+# ranks), and the efficiency: samples/s on N ranks / (N x samples/s on 1).
+# Prints a table, writes it to DIR/scaling.tsv with the runs' JSON lines in
+# DIR/runs.jsonl, and plots it to DIR/scaling.png (gnuplot; installed with
+# apt-get when missing). Builds the examples in Release first (installing the
+# Debian packages the build needs, MPI included).
+#   bench/scaling.sh                        MNIST in data/mnist, results in build/scaling
+#   bench/scaling.sh --max-ranks 64 --mpiexec "mpiexec --hostfile hosts"   a cluster
+#   bench/scaling.sh --mpiexec "srun --mpi=pmix"                            under Slurm
+# Options: --out DIR, --data DIR, --epochs N (default 2; samples/s from the
+# median epoch's training seconds), --per-rank-batch B (default 128),
+# --models "vae gan", --max-ranks N, --mpiexec "COMMAND" (the launcher and its
+# flags; the rank count follows as -n N), --build-dir DIR.
+# Timings on a busy machine are noisy: `uptime` is printed before and after.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+
+out=build/scaling
+data=data/mnist
+epochs=2
+per_rank=128
+models="vae gan"
+max_ranks=$(nproc)
+mpiexec=""
+build=build/release
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h | --help) usage; exit 0 ;;
+    --out) out=$2; shift ;;
+    --data) data=$2; shift ;;
+    --epochs) epochs=$2; shift ;;
+    --per-rank-batch) per_rank=$2; shift ;;
+    --models) models=$2; shift ;;
+    --max-ranks) max_ranks=$2; shift ;;
+    --mpiexec) mpiexec=$2; shift ;;
+    --build-dir) build=$2; shift ;;
+    *) echo "scaling.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+cmake/apt-install.sh cmake ninja-build g++ libeigen3-dev zlib1g-dev libstb-dev libcli11-dev libomp-dev openmpi-bin libopenmpi-dev
+command -v gnuplot >/dev/null || cmake/apt-install.sh gnuplot-nox
+[ -e "$data/train-images-idx3-ubyte" ] || [ -e "$data/train-images-idx3-ubyte.gz" ] || examples/fetch-data.sh mnist
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLATENT_BUILD_TESTS=OFF -DLATENT_BUILD_BENCHMARKS=OFF >/dev/null
+cmake --build "$build" --target vae_mnist gan_mnist -j "$(nproc)"
+
+if [ -z "$mpiexec" ]; then
+  mpiexec="mpiexec"
+  # Open MPI: ranks may outnumber cores; root in containers; no cross-process mapping there.
+  if mpiexec --version 2>/dev/null | grep -q "Open MPI"; then
+    mpiexec="mpiexec --oversubscribe --bind-to none"
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+    export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}
+  fi
+fi
+
+mkdir -p "$out"
+: >"$out/runs.jsonl"
+echo "# $(uptime)"
+echo "# CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores; $mpiexec"
+printf "model\tranks\tbatch\tsamples_per_s\tspeedup\tefficiency\tsync_ms_per_step\n" | tee "$out/scaling.tsv"
+for model in $models; do
+  base=""
+  ranks=1
+  while [ "$ranks" -le "$max_ranks" ]; do
+    batch=$((per_rank * ranks))
+    args=(--data "$data" --epochs "$epochs" --batch "$batch" --threads 1)
+    if [ "$ranks" -eq 1 ]; then
+      json=$("$build/examples/${model}_mnist" "${args[@]}" | tail -n 1)
+    else
+      # shellcheck disable=SC2086  # the launcher's words
+      json=$($mpiexec -n "$ranks" "$build/examples/${model}_mnist" --distributed "${args[@]}" | tail -n 1)
+    fi
+    echo "$json" >>"$out/runs.jsonl"
+    # samples/s from the median epoch's training seconds; sync_ms from history is per epoch, the JSON has the last.
+    line=$(python3 - "$json" "$base" "$ranks" "$batch" "$model" <<'PY'
+import json, statistics, sys
+run = json.loads(sys.argv[1]); base = sys.argv[2]; ranks = int(sys.argv[3])
+seconds = statistics.median(run["epoch_seconds"])
+rate = run["train_examples"] / seconds
+speedup = rate / float(base) if base else 1.0
+sync = run.get("sync_ms")
+print(f"{sys.argv[5]}\t{ranks}\t{sys.argv[4]}\t{rate:.0f}\t{speedup:.2f}\t{speedup / ranks:.2f}\t{'' if sync is None else f'{sync:.2f}'}")
+PY
+)
+    printf "%s\n" "$line" | tee -a "$out/scaling.tsv"
+    [ -n "$base" ] || base=$(cut -f4 <<<"$line")
+    ranks=$((ranks * 2))
+  done
+done
+echo "# $(uptime)"
+
+gnuplot <<EOF
+set terminal pngcairo size 900,420 noenhanced
+set output "$out/scaling.png"
+set multiplot layout 1,2 title "latent data-parallel scaling ($per_rank examples per rank, 1 thread per rank)"
+set logscale x 2
+set xlabel "ranks"
+set key top left
+set ylabel "training samples/s"
+plot for [m in "$models"] "< grep '^'.m.'\t' $out/scaling.tsv" using 2:4 with linespoints title m
+set ylabel "efficiency"
+set yrange [0:1.1]
+plot for [m in "$models"] "< grep '^'.m.'\t' $out/scaling.tsv" using 2:6 with linespoints title m
+unset multiplot
+EOF
+echo "wrote $out/scaling.tsv and $out/scaling.png"
