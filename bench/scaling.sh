@@ -96,6 +96,13 @@ PY
 done
 echo "# $(uptime)"
 
+# One data file per model for gnuplot.
+rates="" efficiencies=""
+for model in $models; do
+  grep "^$model	" "$out/scaling.tsv" >"$out/scaling-$model.tsv"
+  rates+="${rates:+, }'$out/scaling-$model.tsv' using 2:4 with linespoints title '$model'"
+  efficiencies+="${efficiencies:+, }'$out/scaling-$model.tsv' using 2:6 with linespoints title '$model'"
+done
 gnuplot <<EOF
 set terminal pngcairo size 900,420 noenhanced
 set output "$out/scaling.png"
@@ -104,10 +111,11 @@ set logscale x 2
 set xlabel "ranks"
 set key top left
 set ylabel "training samples/s"
-plot for [m in "$models"] "< grep '^'.m.'\t' $out/scaling.tsv" using 2:4 with linespoints title m
+plot $rates
 set ylabel "efficiency"
 set yrange [0:1.1]
-plot for [m in "$models"] "< grep '^'.m.'\t' $out/scaling.tsv" using 2:6 with linespoints title m
+set key bottom left
+plot $efficiencies
 unset multiplot
 EOF
 echo "wrote $out/scaling.tsv and $out/scaling.png"

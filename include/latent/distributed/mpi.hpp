@@ -132,12 +132,15 @@ class Communicator final : public latent::Communicator {
 
   void wait(Request request) override {
     const auto start = std::chrono::steady_clock::now();
+    double waited = 0;
     for (unsigned spins = 1;; ++spins) {
       if (test(request)) return;
-      // Spin a while (the others are usually a moment away), then leave the core to whoever needs it.
-      if (spins > 1024) std::this_thread::yield();
+      // Spin while the others are a moment away; past a millisecond they are
+      // late (their core busy with another process, say): then sleep between
+      // tests, so as not to take the core from a rank that shares it.
+      if (spins % 256 == 0) waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (waited > 1e-3) std::this_thread::sleep_for(std::chrono::microseconds(50));
       if (spins % 256 == 0 && timeout_seconds_ > 0) {
-        const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         if (waited > timeout_seconds_)
           throw error("latent::mpi: rank " + std::to_string(rank_) + " of " + std::to_string(size_) + " waited " +
                       std::to_string(static_cast<long>(waited)) + " s for the other ranks to join " +
