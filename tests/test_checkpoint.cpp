@@ -316,7 +316,7 @@ TEST_CASE("checkpoint: saving replaces the file atomically", "[checkpoint]") {
   Checkpoint new_checkpoint = sample_checkpoint();
   new_checkpoint.set_integer("epoch", 13);
 
-  SECTION("a half-written temporary file beside the checkpoint is ignored, and the next save replaces it") {
+  SECTION("a half-written file beside the checkpoint (a killed save's temporary) is ignored") {
     const Bytes next = new_checkpoint.to_bytes();
     write_bytes(path + ".tmp", Bytes(next.begin(), next.begin() + static_cast<std::ptrdiff_t>(next.size() / 2)));
     REQUIRE(Checkpoint::load(path).integer("epoch") == 12);
@@ -327,9 +327,11 @@ TEST_CASE("checkpoint: saving replaces the file atomically", "[checkpoint]") {
     new_checkpoint.save(path);
     REQUIRE_FALSE(fs::exists(path + ".tmp"));
     REQUIRE(read_bytes(path) == new_checkpoint.to_bytes());
+    REQUIRE(fs::directory_iterator(folder.path())->path() == path);
+    REQUIRE(std::distance(fs::directory_iterator(folder.path()), fs::directory_iterator()) == 1);
   }
   SECTION("a save that cannot complete throws io_error naming the file and leaves the old checkpoint") {
-    fs::create_directory(path + ".tmp");  // the temporary file cannot be created
+    latent::io::testing::FailingDisk disk(latent::io::testing::Call::create, 1, EACCES);  // the temporary file cannot be created
     const auto message = message_of<latent::io_error>([&] { new_checkpoint.save(path); });
     REQUIRE_THAT(message, Contains(path));
     REQUIRE(Checkpoint::load(path).integer("epoch") == 12);

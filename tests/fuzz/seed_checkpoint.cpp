@@ -1,7 +1,7 @@
 // seed_checkpoint DIR: writes the seed corpus of fuzz_checkpoint into DIR:
 // small valid checkpoints holding every kind of entry, and one a Checkpointer
 // makes of a model, an optimizer, an Rng and a counter.
-#include <latent/io/checkpoint.hpp>
+#include <latent/train/checkpointer.hpp>
 #include <latent/nn/sequential.hpp>
 #include <latent/optim/adam.hpp>
 

@@ -30,12 +30,12 @@
 
 #include "latent/data/dataset.hpp"
 #include "latent/distributed/gradient_sync.hpp"
-#include "latent/io/checkpoint.hpp"
 #include "latent/metrics/class_histogram.hpp"
 #include "latent/models/gan.hpp"
 #include "latent/optim/adam.hpp"
 #include "latent/optim/clip.hpp"
 #include "latent/random.hpp"
+#include "latent/train/checkpointer.hpp"
 #include "latent/train/trainer.hpp"
 
 namespace latent {

@@ -25,7 +25,7 @@
 #include "latent/denormals.hpp"
 #include "latent/distributed/data_parallel.hpp"
 #include "latent/error.hpp"
-#include "latent/io/checkpoint.hpp"
+#include "latent/train/checkpointer.hpp"
 #include "latent/train/history.hpp"
 #include "latent/train/progress.hpp"
 
