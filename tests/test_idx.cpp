@@ -99,15 +99,15 @@ TEST_CASE("IDX files round-trip through write and read", "[idx]") {
     const Bytes file = valid_images_file();
     const Bytes first(file.begin(), file.begin() + 10);
     const Bytes second(file.begin() + 10, file.end());
-    const Bytes members = test::concat(latent::data::gzip_compress(first.data(), first.size()),
-                                       latent::data::gzip_compress(second.data(), second.size()));
+    const Bytes members = test::concat(latent::io::gzip_compress(first.data(), first.size()),
+                                       latent::io::gzip_compress(second.data(), second.size()));
     test::write_bytes(dir / "members.gz", members);
     CHECK(latent::data::read_idx(dir / "members.gz").get<std::uint8_t>() == kImageBytes);
   }
 
   SECTION("parse_idx reads the same arrays from memory") {
     const Bytes raw = valid_images_file();
-    const Bytes gzipped = latent::data::gzip_compress(raw.data(), raw.size());
+    const Bytes gzipped = latent::io::gzip_compress(raw.data(), raw.size());
     CHECK(latent::data::parse_idx(raw.data(), raw.size()).get<std::uint8_t>() == kImageBytes);
     CHECK(latent::data::parse_idx(gzipped.data(), gzipped.size()).get<std::uint8_t>() == kImageBytes);
     CHECK(latent::data::encode_idx(latent::data::parse_idx(raw.data(), raw.size())) == raw);
@@ -169,7 +169,7 @@ TEST_CASE("Malformed IDX files are io_errors that name the file and the problem"
   // message read_idx fails with, having checked that it names the file.
   const auto read_failure = [&](const Bytes& bytes, Compression compression = Compression::none,
                                 std::uint64_t max_data_bytes = latent::data::kIdxDefaultMaxBytes) {
-    test::write_bytes(path, compression == Compression::gzip ? latent::data::gzip_compress(bytes.data(), bytes.size())
+    test::write_bytes(path, compression == Compression::gzip ? latent::io::gzip_compress(bytes.data(), bytes.size())
                                                              : bytes);
     const std::string message = test::io_error_message([&] { latent::data::read_idx(path, max_data_bytes); });
     CHECK_THAT(message, Contains(path.string()));
@@ -247,20 +247,20 @@ TEST_CASE("Malformed IDX files are io_errors that name the file and the problem"
   }
   SECTION("trailing garbage after the gzip stream") {
     const Bytes file = valid_images_file();
-    test::write_bytes(path, test::concat(latent::data::gzip_compress(file.data(), file.size()), {0, 0, 0, 0}));
+    test::write_bytes(path, test::concat(latent::io::gzip_compress(file.data(), file.size()), {0, 0, 0, 0}));
     CHECK_THAT(test::io_error_message([&] { latent::data::read_idx(path); }),
                Contains(path.string()) && Contains("trailing garbage after the gzip stream"));
   }
   SECTION("gzip stream cut short") {
     const Bytes file = valid_images_file();
-    const Bytes gzipped = latent::data::gzip_compress(file.data(), file.size());
+    const Bytes gzipped = latent::io::gzip_compress(file.data(), file.size());
     test::write_bytes(path, Bytes(gzipped.begin(), gzipped.end() - 6));
     CHECK_THAT(test::io_error_message([&] { latent::data::read_idx(path); }),
                Contains(path.string()) && Contains("truncated gzip stream"));
   }
   SECTION("corrupt gzip: an invalid deflate block") {
     const Bytes file = valid_images_file();
-    Bytes gzipped = latent::data::gzip_compress(file.data(), file.size());
+    Bytes gzipped = latent::io::gzip_compress(file.data(), file.size());
     gzipped[10] = 0xff;  // first block header after the 10-byte gzip header: block type 3 does not exist
     test::write_bytes(path, gzipped);
     CHECK_THAT(test::io_error_message([&] { latent::data::read_idx(path); }),
@@ -268,7 +268,7 @@ TEST_CASE("Malformed IDX files are io_errors that name the file and the problem"
   }
   SECTION("corrupt gzip: a wrong checksum") {
     const Bytes file = valid_images_file();
-    Bytes gzipped = latent::data::gzip_compress(file.data(), file.size());
+    Bytes gzipped = latent::io::gzip_compress(file.data(), file.size());
     gzipped[gzipped.size() - 8] ^= 0xff;  // the trailer's CRC-32
     test::write_bytes(path, gzipped);
     CHECK_THAT(test::io_error_message([&] { latent::data::read_idx(path); }),

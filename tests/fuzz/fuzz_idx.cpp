@@ -34,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   if (parsed && *parsed != std::vector<unsigned char>(data, data + size)) std::abort();
 
-  const std::vector<unsigned char> gzipped = latent::data::gzip_compress(data, size);
+  const std::vector<unsigned char> gzipped = latent::io::gzip_compress(data, size);
   const auto parsed_from_gzip = parse_and_encode(gzipped.data(), gzipped.size());
   if (parsed.has_value() != parsed_from_gzip.has_value()) std::abort();
   if (parsed && *parsed != *parsed_from_gzip) std::abort();

@@ -3,6 +3,9 @@
 // row as in MNIST) into one PNG of rows x cols tiles; interleave_columns lays
 // inputs beside their reconstructions.
 //
+// The PNG is encoded in memory, then written atomically (io/file.hpp): a
+// picture is the old one or the new one, whole, even if the run dies.
+//
 // PNG encoding is stb_image_write's, compiled into each translation unit with
 // internal linkage (STB_IMAGE_WRITE_STATIC), so this header needs no library
 // and cannot clash with another copy of stb linked into the program. A file
@@ -11,15 +14,13 @@
 // declarations, and the program then links stb's implementation itself.
 #pragma once
 
-#include <cerrno>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
-#include <cstring>
 #include <string>
 #include <vector>
 
 #include "latent/error.hpp"
+#include "latent/io/file.hpp"
 #include "latent/matrix.hpp"
 
 #ifndef INCLUDE_STB_IMAGE_WRITE_H
@@ -68,24 +69,12 @@ inline void append_bytes(void* context, void* data, int size) {
   out->insert(out->end(), first, first + size);
 }
 
-[[noreturn]] inline void throw_write_error(const std::string& path, const char* problem) {
-  const int reason = errno;
-  throw io_error("PNG " + path + ": " + problem + (reason != 0 ? std::string(": ") + std::strerror(reason) : std::string()));
-}
-
-/// Encodes row-major 8-bit grayscale pixels as a PNG and writes it to `path`.
+/// Encodes row-major 8-bit grayscale pixels as a PNG and writes it to `path`, atomically.
 inline void write_gray_png(const std::string& path, const std::uint8_t* pixels, int height, int width) {
   std::vector<std::uint8_t> png;
   if (stbi_write_png_to_func(append_bytes, &png, width, height, 1, pixels, width) == 0 || png.empty())
-    throw io_error("PNG " + path + ": encoding a " + std::to_string(width) + "x" + std::to_string(height) + " image failed");
-  errno = 0;
-  std::FILE* file = std::fopen(path.c_str(), "wb");
-  if (file == nullptr) throw_write_error(path, "cannot open it for writing");
-  const bool written = std::fwrite(png.data(), 1, png.size(), file) == png.size();
-  const int write_reason = errno;
-  const bool closed = std::fclose(file) == 0;  // flushes: a full disk may show only here
-  if (!written) errno = write_reason;
-  if (!written || !closed) throw_write_error(path, "cannot write it");
+    throw io_error(path + ": cannot encode a " + std::to_string(width) + "x" + std::to_string(height) + " image as PNG");
+  io::write_file_atomically(path, png);
 }
 
 }  // namespace detail

@@ -75,6 +75,7 @@ T load(const std::uint8_t* in) {
 /// Reorders `count` values whose bytes were copied in raw from `order` into host order, in place.
 template <ByteOrder order, class T>
 void to_host_order(T* values, std::size_t count) {
+  if constexpr (sizeof(T) == 1) return;  // single bytes have no order
   for (std::size_t i = 0; i < count; ++i) {
     std::uint8_t bytes[sizeof(T)];
     std::memcpy(bytes, values + i, sizeof(T));

@@ -1,15 +1,17 @@
 // latent/train/history.hpp: what a training run records: one row per epoch of
-// named figures (losses, their parts, gradient norms, seconds), written as CSV.
+// named figures (losses, their parts, gradient norms, seconds), written as CSV
+// (atomically, io/file.hpp: a history.csv is never half a table).
 #pragma once
 
 #include <cmath>
-#include <cstdio>
-#include <fstream>
+#include <locale>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "latent/error.hpp"
+#include "latent/io/file.hpp"
 
 namespace latent {
 
@@ -41,31 +43,41 @@ class History {
   bool empty() const { return epochs_.empty(); }
   const EpochRecord& back() const { return epochs_.back(); }
 
-  /// One header line (epoch, then the figures in first-seen order), one line per epoch.
-  void write_csv(const std::string& path) const {
-    std::vector<std::string> columns;
+  /// The names of every figure of every epoch, in first-seen order.
+  std::vector<std::string> columns() const {
+    std::vector<std::string> names;
     for (const auto& record : epochs_)
       for (const auto& entry : record.values) {
         bool known = false;
-        for (const auto& c : columns) known = known || c == entry.first;
-        if (!known) columns.push_back(entry.first);
+        for (const auto& c : names) known = known || c == entry.first;
+        if (!known) names.push_back(entry.first);
       }
-    std::ofstream out(path);
-    if (!out) throw io_error(path + ": cannot open for writing");
+    return names;
+  }
+
+  /// The table as CSV: one header line (epoch, then the columns()), one line
+  /// per epoch; a figure an epoch did not record (or recorded as NaN) is empty.
+  std::string csv() const {
+    const std::vector<std::string> names = columns();
+    std::ostringstream out;
+    out.imbue(std::locale::classic());  // "0.5", never "0,5", whatever the program's locale
     out << "epoch";
-    for (const auto& c : columns) out << "," << c;
+    for (const auto& c : names) out << "," << c;
     out << "\n";
     for (const auto& record : epochs_) {
       out << record.epoch;
-      for (const auto& c : columns) {
+      for (const auto& c : names) {
         const double v = record.get(c);
         out << ",";
         if (!std::isnan(v)) out << v;
       }
       out << "\n";
     }
-    if (!out) throw io_error(path + ": write failed");
+    return out.str();
   }
+
+  /// Writes csv() to `path`, atomically: the file is the old table or the new one, whole.
+  void write_csv(const std::string& path) const { io::write_file_atomically(path, csv()); }
 
  private:
   std::vector<EpochRecord> epochs_;
