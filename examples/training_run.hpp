@@ -1,8 +1,9 @@
 // examples/training_run.hpp: what the training examples (vae_mnist,
 // gan_mnist) do around Trainer::fit: resume from a checkpoint when asked,
 // and after every epoch save the checkpoint, draw the pictures and rewrite
-// history.csv under --out (rank 0 alone, under --distributed); then the
-// pieces of their closing JSON line. And the flags both take, with the error
+// history.csv under --out (every epoch of the run, those before a resumed
+// checkpoint included; rank 0 alone, under --distributed); then the pieces
+// of their closing JSON line. And the flags both take, with the error
 // handling around their run.
 #pragma once
 
@@ -80,8 +81,9 @@ int run_training(const char* program, const CLI::App& app, const CommonFlags& fl
 /// Trains until epoch flags.epochs (a trainer resumed from flags.resume
 /// continues after its checkpoint's epoch, and says so), saving flags.checkpoint
 /// after every epoch; with flags.out, draw(out_folder, record) makes the
-/// example's pictures. Data-parallel over `ranks`, of which rank 0 alone
-/// writes. Returns the history of the epochs run here.
+/// example's pictures and history.csv gets the whole run so far (the
+/// checkpoint carries the epochs before it). Data-parallel over `ranks`, of
+/// which rank 0 alone writes. Returns the history of the epochs run here.
 template <class Trainer, class DrawPictures>
 latent::History fit_with_files(Trainer& trainer, const latent::data::Mnist& mnist, const CommonFlags& flags, const Ranks& ranks,
                                DrawPictures draw) {
@@ -94,21 +96,18 @@ latent::History fit_with_files(Trainer& trainer, const latent::data::Mnist& mnis
   }
   const std::filesystem::path out = flags.out;
   if (!flags.out.empty() && ranks.writes()) std::filesystem::create_directories(out);
-  latent::History history;
   trainer.on_epoch_end([&](const latent::EpochRecord& record) {
-    history.add(record);
     if (!flags.checkpoint.empty()) trainer.save_checkpoint(flags.checkpoint);
     if (!flags.out.empty() && ranks.writes()) {
       draw(out, record);
-      history.write_csv((out / "history.csv").string());
+      trainer.history().write_csv((out / "history.csv").string());
     }
   });
   latent::FitOptions fit;
   fit.epochs = flags.epochs;
   fit.batch_size = flags.batch;
   fit.shuffle_seed = flags.seed;
-  trainer.fit(mnist.train, mnist.test, fit);
-  return history;
+  return trainer.fit(mnist.train, mnist.test, fit);
 }
 
 /// A JSON number, or null for NaN and infinities.

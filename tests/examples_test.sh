@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end checks of the example programs on a tiny MNIST-format data set
 # that this script writes itself: --help, training with pictures, samples and
-# a checkpoint, resuming, and refusing bad input with exit code 1. With --mpi,
-# the checks of --distributed instead, started by the given launcher; with
-# --no-mpi, that --distributed is a clear error in a build without MPI.
+# a checkpoint, resuming (with the whole history in history.csv), and refusing
+# bad input with exit code 1. With --mpi, the checks of --distributed instead,
+# started by the given launcher; with --no-mpi, that --distributed is a clear
+# error in a build without MPI.
 #   tests/examples_test.sh BUILD_DIR/examples [--no-mpi]
 #   tests/examples_test.sh BUILD_DIR/examples --mpi MPIEXEC [FLAGS...]
 set -euo pipefail
@@ -50,7 +51,12 @@ expect_exit 0 '"model":"vae","epochs":1' "${vae[@]}" --epochs 1 --out "$work/out
   --samples-out "$work/samples-idx3-ubyte" --samples 50 --iw 5
 for f in reconstructions.png samples.png interpolation.png history.csv; do [ -s "$work/out/$f" ] || fail "vae_mnist wrote no $f"; done
 [ "$(stat -c %s "$work/samples-idx3-ubyte")" -eq $((16 + 50 * 784)) ] || fail "samples file has the wrong size"
-expect_exit 0 "resumed from .* after epoch 1; training epochs 2..2" "${vae[@]}" --epochs 2 --resume "$work/vae.ckpt"
+epoch_1=$(sed -n 2p "$work/out/history.csv")
+expect_exit 0 "resumed from .* after epoch 1; training epochs 2..2" "${vae[@]}" --epochs 2 --resume "$work/vae.ckpt" --out "$work/out"
+# The resumed run's history.csv holds the whole run: epoch 1 (from the checkpoint) as it was, then epoch 2.
+[ "$(cut -d, -f1 "$work/out/history.csv" | tr '\n' ' ')" = "epoch 1 2 " ] ||
+  fail "history.csv after --resume does not hold epochs 1 and 2: $(cat "$work/out/history.csv")"
+[ "$(sed -n 2p "$work/out/history.csv")" = "$epoch_1" ] || fail "history.csv after --resume changed epoch 1: $(cat "$work/out/history.csv")"
 expect_exit 1 "does not fit" "$bin/vae_mnist" --data "$work/data" --batch 32 --hidden 8 --latent 2 --epochs 2 --resume "$work/vae.ckpt"
 head -c 100 "$work/vae.ckpt" >"$work/truncated.ckpt"
 expect_exit 1 "truncated.ckpt" "${vae[@]}" --epochs 2 --resume "$work/truncated.ckpt"

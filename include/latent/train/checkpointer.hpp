@@ -1,6 +1,6 @@
 // latent/train/checkpointer.hpp: one call saves a training run, one call
 // resumes it. A Checkpointer binds the objects of a run (models, optimizers,
-// Rngs, epoch/step counters) by name once; save(path) then captures them all
+// Rngs, epoch/step counters, the history of figures) by name once; save(path) then captures them all
 // into a Checkpoint (io/checkpoint.hpp, the file format) and writes it
 // atomically, and load(path) restores them all, or throws and changes none
 // of them: every bound object is checked against the file before any is
@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -23,6 +24,7 @@
 #include "latent/matrix.hpp"
 #include "latent/optim/optimizer.hpp"
 #include "latent/random.hpp"
+#include "latent/train/history.hpp"
 
 namespace latent {
 
@@ -114,6 +116,69 @@ inline std::int64_t required_integer(const Checkpoint& checkpoint, const std::st
   if (integer == nullptr)
     throw io_error(checkpoint.source() + ": '" + name + "' (" + what + ") is " + Checkpoint::kind_name(*value) + ", not integer");
   return *integer;
+}
+
+/// Stores `history` as text "<name>.figures" (each figure's name and a line
+/// feed, in History::columns() order) and tensor<double> "<name>.values" (a
+/// row per epoch: its number, then each figure, NaN where it has none).
+inline void store_history(Checkpoint& checkpoint, const std::string& name, const History& history) {
+  const std::vector<std::string> figures = history.columns();
+  std::string text;
+  for (const std::string& figure : figures) {
+    if (figure.find('\n') != std::string::npos)
+      throw error("Checkpointer: history '" + name + "' has a figure name with a line feed: '" + figure + "'");
+    text += figure + "\n";
+  }
+  const auto& epochs = history.epochs();
+  Matrix<double> values(static_cast<Index>(epochs.size()), static_cast<Index>(figures.size()) + 1);
+  for (std::size_t e = 0; e < epochs.size(); ++e) {
+    const auto row = static_cast<Index>(e);
+    values(row, 0) = epochs[e].epoch;
+    for (std::size_t f = 0; f < figures.size(); ++f) values(row, static_cast<Index>(f) + 1) = epochs[e].get(figures[f]);
+  }
+  checkpoint.set_text(join_name(name, "figures"), std::move(text));
+  checkpoint.set_tensor(join_name(name, "values"), values);
+}
+
+/// The History that store_history stored under `name`, checked (figures and
+/// columns agree, epochs are increasing whole numbers); an empty one if the
+/// checkpoint holds neither entry (it was written before histories were saved).
+inline History read_history(const Checkpoint& checkpoint, const std::string& name) {
+  const std::string figures_name = join_name(name, "figures"), values_name = join_name(name, "values");
+  if (!checkpoint.contains(figures_name) && !checkpoint.contains(values_name)) return {};
+  const auto fail = [&](const std::string& problem) {
+    return io_error(checkpoint.source() + ": history '" + name + "': " + problem);
+  };
+  const std::string& text = checkpoint.text(figures_name);
+  const Matrix<double>& values = checkpoint.tensor<double>(values_name);
+  std::vector<std::string> figures;
+  for (std::size_t start = 0; start < text.size();) {
+    const std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) throw fail("the figure names do not end with a line feed");
+    figures.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  std::vector<std::string> sorted = figures;
+  std::sort(sorted.begin(), sorted.end());
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) throw fail("a figure name appears twice");
+  if (values.cols() != static_cast<Index>(figures.size()) + 1)
+    throw fail(std::to_string(figures.size()) + " figures but " + std::to_string(values.cols()) +
+               " columns of values (expected the epoch and one per figure)");
+  History history;
+  for (Index row = 0; row < values.rows(); ++row) {
+    const double epoch = values(row, 0);
+    const double previous = history.empty() ? 0 : history.back().epoch;
+    if (!(epoch > previous && epoch <= std::numeric_limits<int>::max() && epoch == std::floor(epoch)))
+      throw fail("row " + std::to_string(row + 1) + ": the epoch numbers are not whole numbers increasing from 1");
+    EpochRecord record;
+    record.epoch = static_cast<int>(epoch);
+    for (std::size_t f = 0; f < figures.size(); ++f) {
+      const double value = values(row, static_cast<Index>(f) + 1);
+      if (!std::isnan(value)) record.set(figures[f], value);
+    }
+    history.add(std::move(record));
+  }
+  return history;
 }
 
 }  // namespace detail
@@ -215,6 +280,18 @@ class Checkpointer {
                   if (!fits<Int>(value))
                     throw io_error(c.source() + ": counter '" + name + "' = " + std::to_string(value) + " does not fit its variable");
                   return [&counter, value] { counter = static_cast<Int>(value); };
+                });
+  }
+
+  /// A History (the figures of every epoch so far), so that a resumed run
+  /// keeps the epochs before its checkpoint: text "<name>.figures" and
+  /// tensor<double> "<name>.values" (see detail::store_history). A checkpoint
+  /// that holds neither (one written before histories were saved) restores
+  /// an empty history.
+  Checkpointer& add_history(const std::string& name, History& history) {
+    return bind(name, [&history, name](Checkpoint& c) { detail::store_history(c, name, history); },
+                [&history, name](const Checkpoint& c) -> detail::Commit {
+                  return [&history, restored = detail::read_history(c, name)] { history = restored; };
                 });
   }
 

@@ -3,7 +3,8 @@
 // and bind_state() (its part of a checkpoint); this base shuffles batches, reports progress, flushes
 // subnormals, checks losses for NaN, keeps the history and calls callbacks.
 // Epochs are numbered from 1; a trainer restored from a checkpoint after
-// epoch k continues with epoch k + 1.
+// epoch k continues with epoch k + 1, and its history() still holds epochs
+// 1..k (they travel in the checkpoint).
 //
 // Data-parallel training (distribute()): every rank runs this same loop over
 // the same global batches; the concrete trainer trains on its rank's slice
@@ -84,17 +85,23 @@ class EpochTrainer {
         record.set("sync_ms", 1000 * (parallel_.sync_seconds() - sync_seconds) / static_cast<double>(step));
       epochs_done_ = epoch;
       history.add(record);
+      history_.add(record);
       progress.end_epoch(summary(record));
       for (const auto& callback : callbacks_) callback(record);
     }
     return history;
   }
 
+  /// The figures of every epoch this trainer has trained, those before the
+  /// checkpoint it was restored from included (fit() returns only its own).
+  /// Epoch callbacks see it with their epoch already added.
+  const History& history() const { return history_; }
+
   /// Called after every epoch with that epoch's figures (checkpoints, pictures).
   void on_epoch_end(EpochCallback callback) { callbacks_.push_back(std::move(callback)); }
 
   /// Saves everything a resumed run needs (model, optimizer state, noise
-  /// generator, epoch and step), atomically. Distributed, every rank calls it
+  /// generator, epoch and step, the history), atomically. Distributed, every rank calls it
   /// and rank 0 alone writes; if it fails, every rank throws.
   void save_checkpoint(const std::string& path) {
     parallel_.all_or_none([&] {
@@ -138,6 +145,7 @@ class EpochTrainer {
  protected:
   int epochs_done_ = 0;
   std::int64_t steps_done_ = 0;
+  History history_;
 
  private:
   Derived& self() { return static_cast<Derived&>(*this); }
@@ -161,7 +169,7 @@ class EpochTrainer {
 
   Checkpointer checkpointer() {
     Checkpointer state;
-    state.add_counter("epoch", epochs_done_).add_counter("step", steps_done_);
+    state.add_counter("epoch", epochs_done_).add_counter("step", steps_done_).add_history("history", history_);
     self().bind_state(state);
     return state;
   }
