@@ -95,7 +95,7 @@ latent::History fit_with_files(Trainer& trainer, const latent::data::Mnist& mnis
                 << trainer.epochs_done() + 1 << ".." << flags.epochs << "\n";
   }
   const std::filesystem::path out = flags.out;
-  if (!flags.out.empty() && ranks.writes()) std::filesystem::create_directories(out);
+  if (!flags.out.empty() && ranks.writes()) latent::io::create_folders(flags.out);
   trainer.on_epoch_end([&](const latent::EpochRecord& record) {
     if (!flags.checkpoint.empty()) trainer.save_checkpoint(flags.checkpoint);
     if (!flags.out.empty() && ranks.writes()) {

@@ -280,6 +280,18 @@ TEST_CASE("io file: reads are of regular files, bounded, with the same style of 
   }
 }
 
+TEST_CASE("io file: create_folders makes the missing folders of a path, or says why it cannot", "[io]") {
+  test::TempDir dir;
+  const std::string nested = (dir / "a/b/c").string();
+  latent::io::create_folders(nested);
+  latent::io::create_folders(nested);  // existing already: nothing to do
+  CHECK(std::filesystem::is_directory(nested));
+  test::write_bytes(dir / "file", {1});
+  const std::string under_file = (dir / "file/d").string();
+  CHECK_THAT(test::io_error_message([&] { latent::io::create_folders(under_file); }),
+             names_system_failure(under_file, "create the folder", ENOTDIR));
+}
+
 TEST_CASE("io gzip: streams into an atomic file and back out of a file, bounded by what is asked", "[io]") {
   test::TempDir dir;
   const std::string path = (dir / "data.gz").string();

@@ -31,6 +31,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -258,6 +259,13 @@ inline void write_file_atomically(const std::string& path, const std::vector<std
 }
 inline void write_file_atomically(const std::string& path, std::string_view text) {
   write_file_atomically(path, text.data(), text.size());
+}
+
+/// Creates the folder `path` and any missing parents (nothing if it exists).
+inline void create_folders(const std::string& path) {
+  std::error_code failure;
+  std::filesystem::create_directories(path, failure);
+  if (failure) throw system_error(path, "create the folder", failure.value());
 }
 
 /// A regular file opened for reading; its size is known before any byte is
