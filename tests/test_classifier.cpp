@@ -61,7 +61,7 @@ TEST_CASE("softmax_cross_entropy matches its formula and stays finite at huge lo
                     latent::shape_error);
 }
 
-TEST_CASE("a Classifier trained with softmax cross-entropy separates three blobs; classify reports on it",
+TEST_CASE("a Classifier trained with softmax cross-entropy separates three blobs, and classify reports on it",
           "[classifier][training]") {
   const auto train = three_blobs(600, 1), test_set = three_blobs(300, 2);
   latent::Rng rng(3);

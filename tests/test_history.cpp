@@ -41,7 +41,7 @@ bool same_figures(const latent::EpochRecord& a, const latent::EpochRecord& b, co
 
 }  // namespace
 
-TEST_CASE("History::write_csv: epoch, then every figure in first-seen order; a line per epoch, empty where a figure is missing",
+TEST_CASE("History::write_csv: epoch, then every figure in first-seen order, a line per epoch, empty where a figure is missing",
           "[history]") {
   const latent::History history = uneven_history();
   REQUIRE(history.columns() == std::vector<std::string>{"train_loss", "test_loss", "seconds", "grad"});

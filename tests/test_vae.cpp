@@ -140,7 +140,7 @@ TEST_CASE("Vae::interpolate decodes the codes of the straight line between two c
   REQUIRE_THROWS_WITH(vae.interpolate(Matrix<double>::Zero(3, 1), z1, 4), Catch::Contains("Vae::interpolate") && Catch::Contains("3x1"));
 }
 
-TEST_CASE("a small VAE trained on synthetic images lowers its test loss well below the start; IWAE bounds behave",
+TEST_CASE("a small VAE trained on synthetic images lowers its test loss well below the start, and IWAE bounds behave",
           "[vae][training]") {
   const auto train = bars(2000, 31), test_set = bars(500, 32);
   latent::Rng rng(33);
