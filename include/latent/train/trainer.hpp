@@ -76,7 +76,7 @@ class EpochTrainer {
       record.epoch = epoch;
       parallel_.global_means(means).write_to(record, "train_");
       if (parallel_.distributed())
-        parallel_.require_same_state(checkpointer().capture().to_bytes(), "after epoch " + std::to_string(epoch));
+        parallel_.require_same_state(checkpointer(false).capture().to_bytes(), "after epoch " + std::to_string(epoch));
       const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (!test.empty()) self().evaluate_into(test, record);
       record.set("seconds", train_seconds);
@@ -167,9 +167,12 @@ class EpochTrainer {
     });
   }
 
-  Checkpointer checkpointer() {
+  /// The trainer's part of a checkpoint. Without the history, it is what
+  /// every rank must hold alike (each rank's history has its own seconds).
+  Checkpointer checkpointer(bool with_history = true) {
     Checkpointer state;
-    state.add_counter("epoch", epochs_done_).add_counter("step", steps_done_).add_history("history", history_);
+    state.add_counter("epoch", epochs_done_).add_counter("step", steps_done_);
+    if (with_history) state.add_history("history", history_);
     self().bind_state(state);
     return state;
   }
