@@ -191,7 +191,7 @@ TEST_CASE("GradientSync: every rank ends with the whole batch's gradient and los
   REQUIRE(buckets[0] == (bucket_bytes == 8 ? 5u : 1u));
 }
 
-TEST_CASE("GradientSync: a rank without examples takes part; a loss that is not finite on one rank is not finite on all",
+TEST_CASE("GradientSync: a rank without examples takes part, and a loss that is not finite on one rank is not finite on all",
           "[distributed][gradients]") {
   const Matrix<double> x = test::random_matrix(5, 2, 10);
   SECTION("two examples on three ranks: the third rank has none") {
@@ -417,7 +417,7 @@ TEST_CASE("a batch smaller than the number of ranks: a rank without examples sti
   require_same_training(expected, ranks);
 }
 
-TEST_CASE("a distributed run resumed from its checkpoint continues bit for bit; only rank 0 reads and writes the file",
+TEST_CASE("a distributed run resumed from its checkpoint continues bit for bit, and only rank 0 reads and writes the file",
           "[distributed][checkpoint]") {
   const auto train = random_images(60, 51);
   std::vector<Snapshot> straight(2), resumed(2);
