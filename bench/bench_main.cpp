@@ -1,5 +1,5 @@
 // bench/bench_main.cpp: the benchmark binary's entry point. Sets the number of
-// threads for Eigen's products from LATENT_NUM_THREADS (else OMP_NUM_THREADS,
+// threads for latent's products from LATENT_NUM_THREADS (else OMP_NUM_THREADS,
 // else 1) and records it, with the build's settings, in the benchmark context
 // so every JSON result says how it was made.
 #include <cstdlib>
@@ -21,11 +21,8 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("latent_threads", std::to_string(latent::num_threads()));
   benchmark::AddCustomContext("omp_wait_policy", wait_policy && *wait_policy ? wait_policy : "(unset)");
   benchmark::AddCustomContext("eigen_simd", Eigen::SimdInstructionSetsInUse());
-#ifdef EIGEN_USE_BLAS
-  benchmark::AddCustomContext("products", "BLAS (EIGEN_USE_BLAS)");
-#else
-  benchmark::AddCustomContext("products", "Eigen");
-#endif
+  benchmark::AddCustomContext("products", latent::gemm_library());
+  std::cerr << "latent_bench: products on " << latent::gemm_library() << "\n";
 #ifdef _OPENMP
   benchmark::AddCustomContext("openmp", "yes");
 #else

@@ -1,24 +1,27 @@
 #!/usr/bin/env bash
 # The test command: installs what the build needs (Debian packages), then
 # configures, builds and runs the whole suite with ctest, once plain and once
-# under AddressSanitizer + UndefinedBehaviorSanitizer.
-#   tests/run.sh            both passes
+# under AddressSanitizer + UndefinedBehaviorSanitizer; then, with products on
+# OpenBLAS (-DLATENT_GEMM=blas), the tests that touch products.
+#   tests/run.sh            all three passes
 #   tests/run.sh --plain    the plain pass only
 #   tests/run.sh --sanitize the sanitizer pass only
+#   tests/run.sh --blas     the BLAS pass only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-passes=(plain sanitize)
+passes=(plain sanitize blas)
 case "${1:-}" in
   --plain) passes=(plain) ;;
   --sanitize) passes=(sanitize) ;;
-  -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+  --blas) passes=(blas) ;;
+  -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
   "") ;;
   *) echo "tests/run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
 esac
 
 cmake/apt-install.sh cmake ninja-build g++ clang libclang-rt-14-dev libeigen3-dev catch2 libbenchmark-dev zlib1g-dev libstb-dev libcli11-dev libomp-dev \
-  openmpi-bin libopenmpi-dev
+  openmpi-bin libopenmpi-dev libopenblas-dev
 
 # The real-MNIST tests run when the data is present (they skip otherwise).
 examples/fetch-data.sh mnist || echo "warning: MNIST could not be fetched; the tests that need it will be skipped" >&2
@@ -27,7 +30,13 @@ jobs=$(nproc)
 for pass in "${passes[@]}"; do
   if [ "$pass" = plain ]; then
     dir=build/tests
-    flags=(-DCMAKE_BUILD_TYPE=Release)
+    flags=(-DCMAKE_BUILD_TYPE=Release -DLATENT_GEMM=eigen -DLATENT_TEST_SET=all)
+  elif [ "$pass" = blas ]; then
+    # Only the tests that touch products (LATENT_TEST_SET=products): what a
+    # BLAS changes, at a fraction of the whole suite's build time.
+    dir=build/tests-blas
+    flags=(-DCMAKE_BUILD_TYPE=Release -DLATENT_GEMM=blas -DLATENT_TEST_SET=products
+      -DLATENT_BUILD_BENCHMARKS=OFF -DLATENT_BUILD_EXAMPLES=OFF)
   else
     # clang++ here: GCC's UndefinedBehaviorSanitizer instrumentation of Eigen's
     # templates compiles several times slower, and this pass doubles as the
@@ -35,7 +44,8 @@ for pass in "${passes[@]}"; do
     dir=build/sanitize
     flags=(-DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo
       "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only -DNDEBUG"
-      -DLATENT_SANITIZE=address,undefined -DLATENT_BUILD_BENCHMARKS=OFF -DLATENT_BUILD_EXAMPLES=OFF)
+      -DLATENT_SANITIZE=address,undefined -DLATENT_BUILD_BENCHMARKS=OFF -DLATENT_BUILD_EXAMPLES=OFF
+      -DLATENT_GEMM=eigen -DLATENT_TEST_SET=all)
   fi
   echo "== $pass: configure, build, test in $dir"
   cmake -S . -B "$dir" -G Ninja "${flags[@]}" >/dev/null

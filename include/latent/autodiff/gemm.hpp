@@ -1,29 +1,70 @@
 // latent/autodiff/gemm.hpp: the matrix products of latent's ops, dst = A B or
-// dst += A B, where A and B are matrices, transposes or blocks of them. Two
-// things set them apart from writing `dst.noalias() += A * B`:
+// dst += A B, where A and B are matrices, transposes or blocks of them, on the
+// library chosen when latent is configured (LATENT_GEMM, cmake/LatentGemm.cmake):
 //
-// - No allocation. Eigen's GEMM packs blocks of A and B into a workspace that
-//   it allocates and frees in every product larger than its stack limit
-//   (128 KB): hundreds of kilobytes per product, a dozen products a step. When
-//   the C library hands that memory back to the system between products (as
-//   glibc does, depending on the process's history), every step pays for it
-//   in page faults: the VAE example ran its epochs 1.7x slower. Here the
-//   workspace is kept from one product to the next (one per thread), sized
-//   by Eigen's own blocking rule, and Eigen's GEMM kernel is called with it.
-//   This uses Eigen 3.4's internal GEMM interface; other Eigen versions, and
-//   builds where Eigen hands products to a BLAS (EIGEN_USE_BLAS), take the
-//   plain Eigen expression.
+// - eigen (the default): Eigen's GEMM kernel, without allocation. Eigen's GEMM
+//   packs blocks of A and B into a workspace that it allocates and frees in
+//   every product larger than its stack limit (128 KB): hundreds of kilobytes
+//   per product, a dozen products a step. When the C library hands that memory
+//   back to the system between products (as glibc does, depending on the
+//   process's history), every step pays for it in page faults: the VAE example
+//   ran its epochs 1.7x slower. Here the workspace is kept from one product to
+//   the next (one per thread), sized by Eigen's own blocking rule, and Eigen's
+//   GEMM kernel is called with it. This uses Eigen 3.4's internal GEMM
+//   interface; other Eigen versions, and builds where Eigen hands products to a
+//   BLAS (EIGEN_USE_BLAS), take the plain Eigen expression.
 //
-// - Threads. With several (latent::set_num_threads), a product is split into
-//   one block of its result per thread, each a single-threaded GEMM, run on
-//   latent's thread pool (threads.hpp): one fork and one join per product.
+// - blas (LATENT_GEMM_BLAS): cblas_sgemm and cblas_dgemm of any CBLAS. Eigen
+//   3.4's kernel stops well short of what a core can do on some CPUs (on
+//   AVX-512 ones about 60% of the FMA peak), a tuned BLAS does not. OpenBLAS
+//   (LATENT_GEMM_OPENBLAS, or seen in its cblas.h) is set to one thread for
+//   the whole program before the first product: it would otherwise start a
+//   team of its own threads in every call, on top of latent's. BLIS runs one
+//   thread unless told otherwise; MKL needs its sequential library.
+//
+// - onednn (LATENT_GEMM_ONEDNN): oneDNN's dnnl_sgemm for float (double stays
+//   on Eigen). oneDNN built on OpenMP (as Debian's is) splits a product over a
+//   team of omp_get_max_threads() threads started from the calling thread;
+//   that count belongs to each thread, so every thread sets its own to 1
+//   before its first product.
+//
+// Threads: with several (latent::set_num_threads), a product is split into
+// one block of its result per thread, each a single-threaded call of the
+// library, run on latent's thread pool (threads.hpp): one fork and one join
+// per product, and a busy core costs what README says, whatever the library.
 #pragma once
 
 #include <algorithm>
+#include <climits>
+#include <cstring>
+#include <string>
 #include <type_traits>
 
 #include "latent/matrix.hpp"
 #include "latent/threads.hpp"
+
+#if defined(LATENT_GEMM_BLAS) && defined(LATENT_GEMM_ONEDNN)
+#error "latent: LATENT_GEMM_BLAS and LATENT_GEMM_ONEDNN are both defined; configure one library (LATENT_GEMM)"
+#endif
+
+#if defined(LATENT_GEMM_BLAS)
+#include <cblas.h>
+#if defined(OPENBLAS_VERSION) && !defined(LATENT_GEMM_OPENBLAS)
+#define LATENT_GEMM_OPENBLAS 1
+#endif
+#if defined(LATENT_GEMM_OPENBLAS)
+// OpenBLAS's own functions, as its cblas.h declares them (which another
+// vendor's cblas.h on the include path would not).
+extern "C" {
+void openblas_set_num_threads(int);
+char* openblas_get_config(void);
+char* openblas_get_corename(void);
+}
+#endif
+#elif defined(LATENT_GEMM_ONEDNN)
+#include <dlfcn.h>
+#include <oneapi/dnnl/dnnl.h>
+#endif
 
 #if EIGEN_VERSION_AT_LEAST(3, 4, 0) && !EIGEN_VERSION_AT_LEAST(3, 4, 90) && !defined(EIGEN_USE_BLAS)
 #define LATENT_GEMM_WORKSPACE 1
@@ -32,6 +73,26 @@
 #endif
 
 namespace latent {
+
+/// The library latent's products run on, as configured (LATENT_GEMM), with
+/// its version and, for OpenBLAS, the kernel it picked for this CPU (see
+/// README on OPENBLAS_CORETYPE): e.g. "eigen 3.4.0" or "blas: OpenBLAS
+/// 0.3.21 DYNAMIC_ARCH NO_AFFINITY Zen MAX_THREADS=64; kernel Zen".
+inline std::string gemm_library() {
+#if defined(LATENT_GEMM_BLAS) && defined(LATENT_GEMM_OPENBLAS)
+  return std::string("blas: ") + openblas_get_config() + "; kernel " + openblas_get_corename();
+#elif defined(LATENT_GEMM_BLAS)
+  return "blas: a CBLAS other than OpenBLAS";
+#elif defined(LATENT_GEMM_ONEDNN)
+  const dnnl_version_t* v = dnnl_version();
+  return "onednn: oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch) +
+         " (float; double on Eigen)";
+#else
+  return "eigen " + std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
+         std::to_string(EIGEN_MINOR_VERSION);
+#endif
+}
+
 namespace detail {
 
 #if LATENT_GEMM_WORKSPACE
@@ -64,31 +125,109 @@ GemmWorkspace<S>& gemm_workspace() {
   thread_local GemmWorkspace<S> workspace;
   return workspace;
 }
-
-template <class Xpr>
-constexpr int storage_order() {
-  return (Eigen::internal::traits<Xpr>::Flags & Eigen::RowMajorBit) ? Eigen::RowMajor : Eigen::ColMajor;
-}
 #endif
 
-/// dst += lhs rhs on this thread. dst is column-major with unit inner stride
-/// (a matrix or a block of one); lhs and rhs are matrices, transposes or
-/// blocks, with unit inner stride.
+template <class Xpr>
+constexpr bool is_row_major() {
+  return (Eigen::internal::traits<Xpr>::Flags & Eigen::RowMajorBit) != 0;
+}
+
+/// Whether the configured library multiplies matrices of S (else Eigen does).
+template <class S>
+constexpr bool library_gemm_for() {
+#if defined(LATENT_GEMM_BLAS)
+  return std::is_same<S, float>::value || std::is_same<S, double>::value;
+#elif defined(LATENT_GEMM_ONEDNN)
+  return std::is_same<S, float>::value;
+#else
+  return false;
+#endif
+}
+
+/// Makes the library run this thread's products on this thread alone (see
+/// the file's comment).
+inline void library_on_one_thread() {
+#if defined(LATENT_GEMM_OPENBLAS)
+  static const bool once = (openblas_set_num_threads(1), true);
+  (void)once;
+#elif defined(LATENT_GEMM_ONEDNN) && DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_OMP
+  // Looked up at run time: the OpenMP runtime that oneDNN was loaded with,
+  // while latent's own code needs no OpenMP to compile.
+  thread_local const bool once = [] {
+    if (void* symbol = dlsym(RTLD_DEFAULT, "omp_set_num_threads")) {
+      void (*set_num_threads)(int) = nullptr;
+      std::memcpy(&set_num_threads, &symbol, sizeof set_num_threads);
+      set_num_threads(1);
+    }
+    return true;
+  }();
+  (void)once;
+#endif
+}
+
+/// c = op(a) op(b), or c += op(a) op(b) when `add`, on the configured
+/// library, where c is column-major m x n, op(a) m x k and op(b) k x n, and an
+/// operand stored row-major is read transposed. False, with c untouched,
+/// when the library did not do it (sizes beyond its integers, or oneDNN
+/// failing to allocate): then Eigen does.
+template <class S>
+bool library_gemm(bool a_row_major, bool b_row_major, Index m, Index n, Index k, const S* a, Index lda, const S* b,
+                  Index ldb, S* c, Index ldc, bool add) {
+  static_assert(library_gemm_for<S>(), "library_gemm: the configured library has no product for this scalar type");
+  for (Index size : {m, n, k, lda, ldb, ldc})
+    if (size > INT_MAX) return false;
+  library_on_one_thread();
+#if defined(LATENT_GEMM_BLAS)
+  const auto op_a = a_row_major ? CblasTrans : CblasNoTrans;
+  const auto op_b = b_row_major ? CblasTrans : CblasNoTrans;
+  const S beta = add ? S(1) : S(0);  // 0: c is written, never read (no clearing pass)
+  if constexpr (std::is_same<S, float>::value)
+    cblas_sgemm(CblasColMajor, op_a, op_b, int(m), int(n), int(k), 1.0f, a, int(lda), b, int(ldb), beta, c, int(ldc));
+  else
+    cblas_dgemm(CblasColMajor, op_a, op_b, int(m), int(n), int(k), 1.0, a, int(lda), b, int(ldb), beta, c, int(ldc));
+  return true;
+#elif defined(LATENT_GEMM_ONEDNN)
+  // dnnl_sgemm is row-major: c's transpose = op(b)' op(a)', same leading dimensions.
+  return dnnl_sgemm(b_row_major ? 'T' : 'N', a_row_major ? 'T' : 'N', n, m, k, 1.0f, b, ldb, a, lda, add ? 1.0f : 0.0f,
+                    c, ldc) == dnnl_success;
+#else
+  (void)a_row_major, (void)b_row_major, (void)m, (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)c, (void)ldc,
+      (void)add;
+  return false;
+#endif
+}
+
+/// dst = lhs rhs, or dst += lhs rhs when `add`, on this thread. dst is
+/// column-major with unit inner stride (a matrix or a block of one); lhs and
+/// rhs are matrices, transposes or blocks, with unit inner stride.
 template <class Dst, class L, class R>
-void gemm_add(Dst&& dst, const L& lhs, const R& rhs) {
+void gemm_block(Dst&& dst, const L& lhs, const R& rhs, bool add) {
   using S = typename std::decay_t<Dst>::Scalar;
+  static_assert(L::InnerStrideAtCompileTime == 1 && R::InnerStrideAtCompileTime == 1 &&
+                    std::decay_t<Dst>::InnerStrideAtCompileTime == 1 && !is_row_major<std::decay_t<Dst>>(),
+                "gemm_block: operands with unit inner stride, a column-major result");
   const Index rows = dst.rows(), cols = dst.cols(), depth = lhs.cols();
-  if (rows == 0 || cols == 0 || depth == 0) return;
+  if (rows == 0 || cols == 0) return;
+  if constexpr (library_gemm_for<S>()) {
+    if (depth > 0 && library_gemm<S>(is_row_major<L>(), is_row_major<R>(), rows, cols, depth, lhs.data(), lhs.outerStride(),
+                                     rhs.data(), rhs.outerStride(), dst.data(), dst.outerStride(), add))
+      return;
+  }
+  // Eigen's kernels add into dst.
+  if (!add) dst.setZero();
+  if (depth == 0) return;
 #if LATENT_GEMM_WORKSPACE
   // Vectors and tiny products: Eigen's GEMV and coefficient-wise paths,
   // which allocate nothing here (as Eigen itself decides).
   if (rows > 1 && cols > 1 && rows + cols + depth >= EIGEN_GEMM_TO_COEFFBASED_THRESHOLD) {
     GemmWorkspace<S>& workspace = gemm_workspace<S>();
     workspace.prepare(rows, cols, depth);
-    Eigen::internal::general_matrix_matrix_product<Index, S, storage_order<L>(), false, S, storage_order<R>(), false,
-                                                   Eigen::ColMajor, 1>::run(rows, cols, depth, lhs.data(), lhs.outerStride(),
-                                                                            rhs.data(), rhs.outerStride(), dst.data(), 1,
-                                                                            dst.outerStride(), S(1), workspace, nullptr);
+    constexpr int lhs_order = is_row_major<L>() ? Eigen::RowMajor : Eigen::ColMajor;
+    constexpr int rhs_order = is_row_major<R>() ? Eigen::RowMajor : Eigen::ColMajor;
+    Eigen::internal::general_matrix_matrix_product<Index, S, lhs_order, false, S, rhs_order, false, Eigen::ColMajor,
+                                                   1>::run(rows, cols, depth, lhs.data(), lhs.outerStride(), rhs.data(),
+                                                           rhs.outerStride(), dst.data(), 1, dst.outerStride(), S(1),
+                                                           workspace, nullptr);
     return;
   }
 #endif
@@ -113,10 +252,7 @@ inline int gemm_threads(Index rows, Index cols, Index depth) {
 template <class S, class L, class R>
 void gemm(Matrix<S>& dst, const L& lhs, const R& rhs, bool add) {
   const int threads = gemm_threads(dst.rows(), dst.cols(), lhs.cols());
-  if (threads == 1) {
-    if (!add) dst.setZero();
-    return gemm_add(dst, lhs, rhs);
-  }
+  if (threads == 1) return gemm_block(dst, lhs, rhs, add);
   const bool by_rows = dst.rows() >= dst.cols();
   const Index length = by_rows ? dst.rows() : dst.cols();
   const Index granule = by_rows ? 16 : 1;
@@ -126,17 +262,12 @@ void gemm(Matrix<S>& dst, const L& lhs, const R& rhs, bool add) {
   run_shares(threads, [&](int part) {
     const Index begin = boundary(part), end = boundary(part + 1);
     if (end <= begin) return;
-    // Each share clears its own block: a serial clear of the whole result
-    // would take as long as a small product.
-    if (by_rows) {
-      auto block = dst.middleRows(begin, end - begin);
-      if (!add) block.setZero();
-      gemm_add(block, lhs.middleRows(begin, end - begin), rhs);
-    } else {
-      auto block = dst.middleCols(begin, end - begin);
-      if (!add) block.setZero();
-      gemm_add(block, lhs, rhs.middleCols(begin, end - begin));
-    }
+    // Each share clears its own block, where the kernel needs a clear result:
+    // a serial clear of the whole result would take as long as a small product.
+    if (by_rows)
+      gemm_block(dst.middleRows(begin, end - begin), lhs.middleRows(begin, end - begin), rhs, add);
+    else
+      gemm_block(dst.middleCols(begin, end - begin), lhs, rhs.middleCols(begin, end - begin), add);
   });
 }
 

@@ -122,10 +122,21 @@ Var<S> dense(const Act& act, Var<S> w, Var<S> x, Var<S> b) {
   });
   Node<S>& node = tape.node(out);
   node.store(act);
-  // The bias first, the product added onto it: no separate pass for the bias.
-  node.value.colwise() = b.value().col(0);
-  detail::gemm(node.value, w.value(), x.value(), true);
-  if constexpr (!Act::is_identity) node.value.array() = act.apply(node.value.array());
+  if constexpr (detail::library_gemm_for<S>()) {
+    // A library writes the product without reading the result first; the
+    // bias then joins the activation's pass.
+    detail::gemm(node.value, w.value(), x.value(), false);
+    if constexpr (Act::is_identity)
+      node.value.colwise() += b.value().col(0);
+    else
+      node.value.array() = act.apply((node.value.colwise() + b.value().col(0)).array());
+  } else {
+    // Eigen's kernel adds into the result: the bias first, the product added
+    // onto it, so the bias needs no pass of its own.
+    node.value.colwise() = b.value().col(0);
+    detail::gemm(node.value, w.value(), x.value(), true);
+    if constexpr (!Act::is_identity) node.value.array() = act.apply(node.value.array());
+  }
   return out;
 }
 
