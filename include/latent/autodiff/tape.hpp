@@ -10,7 +10,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <initializer_list>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -24,23 +23,34 @@ namespace latent {
 template <class S>
 class Tape;
 
-/// One recorded value. Ops fill `value` (and optionally `cache`) in their
-/// forward and read them in their backward. The backward is a plain function
-/// pointer that computes numbers into gradient matrices: the core is first
-/// order, and a recording is swept once. Second derivatives are taken by
-/// recording directional derivatives forward as ordinary ops and sweeping
-/// those once (autodiff/jvp.hpp); recording a backward itself on a tape
-/// would need gradients held as nodes and is not what this layout does.
+/// One recorded value. Ops fill `value` (and what they save) in their
+/// forward and read it in their backward. The backward is a plain function
+/// pointer taking the tape and the node: everything it needs lives on the
+/// node (see "Writing an op" in README and Tape::record). It computes
+/// numbers into gradient matrices: the core is first order, and a recording
+/// is swept once. Second derivatives are taken by recording directional
+/// derivatives forward as ordinary ops and sweeping those once
+/// (autodiff/jvp.hpp); recording a backward itself on a tape would need
+/// gradients held as nodes and is not what this layout does.
 template <class S>
 struct Node {
   using Backward = void (*)(Tape<S>&, Node&);
-  static constexpr std::size_t kStateBytes = 32;
+  /// Parents an op may have (its inputs that take a gradient: x, W and b at most).
+  static constexpr int kMaxParents = 3;
+  /// Bytes of small trivially-copyable state an op may keep (store/load):
+  /// an activation policy, a scalar, a convolution's geometry.
+  static constexpr std::size_t kStateBytes = 64;
 
   Matrix<S> value;             ///< unused for parameter leaves (they read the parameter)
   Matrix<S> grad;              ///< d(loss)/d(value); valid once has_grad
   Matrix<S> cache;             ///< an op's saved intermediate (e.g. sigmoid of logits)
+  /// More matrices an op keeps: further saved intermediates, or its backward's
+  /// scratch (a convolution's unfolded patches). Like every buffer of a node,
+  /// they keep their memory across reset(), so a step of the same shapes as the
+  /// last one allocates nothing.
+  std::array<Matrix<S>, 2> workspace;
   Parameter<S>* parameter = nullptr;
-  std::array<Index, 3> parents{};
+  std::array<Index, kMaxParents> parents{};
   int parent_count = 0;
   Backward backward = nullptr;
   bool requires_grad = false;  ///< some parameter or variable leaf lies upstream
@@ -50,13 +60,15 @@ struct Node {
   /// Saves an op's small trivially-copyable parameters (an activation policy, a scalar).
   template <class T>
   void store(const T& object) {
-    static_assert(std::is_trivially_copyable<T>::value, "node state must be trivially copyable");
-    static_assert(sizeof(T) <= kStateBytes, "node state must fit in Node::kStateBytes");
+    static_assert(std::is_trivially_copyable<T>::value, "Node::store: node state must be trivially copyable");
+    static_assert(sizeof(T) <= kStateBytes,
+                  "Node::store: node state must fit in Node::kStateBytes; keep larger state in a matrix (cache, workspace)");
     std::memcpy(state, &object, sizeof(T));
   }
 
   template <class T>
   T load() const {
+    static_assert(std::is_trivially_copyable<T>::value && sizeof(T) <= kStateBytes, "Node::load: not a type store() accepts");
     T object;
     std::memcpy(&object, state, sizeof(T));
     return object;
@@ -141,18 +153,30 @@ class Tape {
     return Var<S>(this, count_ - 1);
   }
 
-  /// Records an op's output node: rows x cols, with these parents and this backward.
-  /// The op then fills value_of(result) (and cache_of(result) if it saves something).
-  Var<S> record(Index rows, Index cols, std::initializer_list<Var<S>> parents, typename Node<S>::Backward backward) {
-    bool requires_grad = false;
-    for (const Var<S>& p : parents) {
-      check_owned(p);
-      requires_grad = requires_grad || nodes_[static_cast<std::size_t>(p.index())].requires_grad;
+  /// Records an op's output node: rows x cols, with these parents (1 to
+  /// Node::kMaxParents, counted at compile time: `{x}`, `{w, x, b}`) and this
+  /// backward, a function or a lambda that captures nothing (a capture would
+  /// dangle by the time the tape sweeps back; keep state on the node instead).
+  /// The op then fills value_of(result), and whatever its backward reads:
+  /// node(result).store(...), cache, workspace.
+  template <std::size_t N, class BackwardFunction>
+  Var<S> record(Index rows, Index cols, const Var<S> (&parents)[N], BackwardFunction backward) {
+    static_assert(N >= 1 && N <= static_cast<std::size_t>(Node<S>::kMaxParents),
+                  "Tape::record: an op has 1 to Node::kMaxParents (3) parents");
+    static_assert(std::is_convertible<BackwardFunction, typename Node<S>::Backward>::value,
+                  "Tape::record: the backward must be a function void(Tape<S>&, Node<S>&) or a lambda that captures "
+                  "nothing; keep what it needs on the node (Node::store, cache, workspace)");
+    if constexpr (std::is_convertible<BackwardFunction, typename Node<S>::Backward>::value) {
+      bool requires_grad = false;
+      for (const Var<S>& p : parents) {
+        check_owned(p);
+        requires_grad = requires_grad || nodes_[static_cast<std::size_t>(p.index())].requires_grad;
+      }
+      Node<S>& node = allocate(requires_grad);
+      node.value.resize(rows, cols);
+      node.backward = backward;
+      for (const Var<S>& p : parents) node.parents[static_cast<std::size_t>(node.parent_count++)] = p.index();
     }
-    Node<S>& node = allocate(requires_grad);
-    node.value.resize(rows, cols);
-    node.backward = backward;
-    for (const Var<S>& p : parents) node.parents[static_cast<std::size_t>(node.parent_count++)] = p.index();
     return Var<S>(this, count_ - 1);
   }
 
@@ -191,6 +215,43 @@ class Tape {
       target.grad.noalias() = contribution;
       target.has_grad = true;
     }
+  }
+
+  /// accumulate() for a contribution of another shape than parent i with as
+  /// many elements (an image batch's gradient computed in its channels x
+  /// pixels view): it is added over the gradient seen in its shape.
+  template <class Expr>
+  void accumulate_reshaped(const Node<S>& n, int i, const Expr& contribution) {
+    Node<S>& target = nodes_[static_cast<std::size_t>(n.parents[static_cast<std::size_t>(i)])];
+    if (!target.requires_grad) return;
+    Matrix<S>& grad = target.parameter ? target.parameter->grad : target.grad;
+    const bool fresh = !target.parameter && !target.has_grad;
+    if (fresh) {
+      grad.resize(target.value.rows(), target.value.cols());
+      target.has_grad = true;
+    }
+    Eigen::Map<Matrix<S>> view(grad.data(), contribution.rows(), contribution.cols());
+    if (fresh)
+      view.noalias() = contribution;
+    else
+      view.noalias() += contribution;
+  }
+
+  /// The matrix that parent i's gradient adds into, for a backward that
+  /// scatters its contribution in place (a transposed convolution's col2im)
+  /// rather than handing accumulate() one expression: the parameter's
+  /// gradient, the node's gradient, or, for a node's first contribution, its
+  /// gradient sized like its value and zeroed. nullptr if the parent takes no
+  /// gradient.
+  Matrix<S>* gradient_to_add(const Node<S>& n, int i) {
+    Node<S>& target = nodes_[static_cast<std::size_t>(n.parents[static_cast<std::size_t>(i)])];
+    if (!target.requires_grad) return nullptr;
+    if (target.parameter) return &target.parameter->grad;
+    if (!target.has_grad) {
+      target.grad.setZero(target.value.rows(), target.value.cols());
+      target.has_grad = true;
+    }
+    return &target.grad;
   }
 
   /// Seeds d(loss)/d(loss) = 1 and sweeps the tape in reverse (a loop, never
