@@ -41,11 +41,24 @@ struct NamedParameter {
   Parameter<S>* parameter;
 };
 
+/// A buffer seen from outside its owner: state of a layer that is not
+/// trained (no gradient, no optimizer) but belongs to the model, so that a
+/// checkpoint saves and restores it: BatchNorm's running statistics,
+/// spectral normalization's singular-vector estimates.
+template <class S>
+struct NamedBuffer {
+  std::string name;
+  Matrix<S>* value;
+};
+
 template <class S>
 using ParameterList = std::vector<Parameter<S>*>;
 
 template <class S>
 using NamedParameterList = std::vector<NamedParameter<S>>;
+
+template <class S>
+using NamedBufferList = std::vector<NamedBuffer<S>>;
 
 /// The parameters alone, in the order of their names.
 template <class S>
@@ -128,10 +141,14 @@ Index count_parameters(const ParameterList<S>& params) {
   return n;
 }
 
-/// Appends `inner`'s parameters to `out`, each name prefixed with `prefix` + ".".
-template <class S>
-void append_prefixed(NamedParameterList<S>& out, const std::string& prefix, NamedParameterList<S> inner) {
-  for (auto& entry : inner) out.push_back({prefix.empty() ? entry.name : prefix + "." + entry.name, entry.parameter});
+/// Appends `inner`'s entries (named parameters or buffers) to `out`, each
+/// name prefixed with `prefix` + ".".
+template <class Named>
+void append_prefixed(std::vector<Named>& out, const std::string& prefix, std::vector<Named> inner) {
+  for (auto& entry : inner) {
+    if (!prefix.empty()) entry.name = prefix + "." + entry.name;
+    out.push_back(std::move(entry));
+  }
 }
 
 }  // namespace latent

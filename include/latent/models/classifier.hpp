@@ -35,11 +35,10 @@ class Classifier : public Module<Classifier<Body>, typename Body::Scalar> {
   Index feature_dim() const { return body_.out_features(); }
   Index classes() const { return head_.out_features(); }
 
-  NamedParameterList<Scalar> named_parameters() {
-    NamedParameterList<Scalar> named;
-    append_prefixed(named, "body", body_.named_parameters());
-    append_prefixed(named, "head", head_.named_parameters());
-    return named;
+  template <class Visit>
+  void for_each_child(Visit&& visit) {
+    visit("body", body_);
+    visit("head", head_);
   }
 
  private:

@@ -73,8 +73,9 @@ class Gan : public Module<Gan<Generator, Discriminator, Loss, Noise>, typename G
   /// Fills z (noise x batch) with noise.
   void sample_noise(Matrix<Scalar>& z, Rng& rng) const { noise_.sample(z, rng); }
 
-  /// G(z) for plain matrices (evaluation: a tape of its own, G frozen).
+  /// G(z) for plain matrices (evaluation: evaluation mode, a tape of its own, G frozen).
   Matrix<Scalar> generate(const Matrix<Scalar>& z) {
+    const EvaluationMode evaluation(generator_);
     const ParameterList<Scalar> params = generator_.parameters();
     const FrozenParameters<Scalar> frozen(params);
     Tape<Scalar> tape;
@@ -88,9 +89,11 @@ class Gan : public Module<Gan<Generator, Discriminator, Loss, Noise>, typename G
     return generate(z);
   }
 
-  /// D's scores for plain matrices (evaluation: a tape of its own, D frozen,
-  /// so a spectrally normalized layer does not advance its power iteration).
+  /// D's scores for plain matrices (evaluation: evaluation mode, a tape of
+  /// its own, D frozen, so a spectrally normalized layer does not advance its
+  /// power iteration).
   Matrix<Scalar> discriminate(const Matrix<Scalar>& x) {
+    const EvaluationMode evaluation(discriminator_);
     const ParameterList<Scalar> params = discriminator_.parameters();
     const FrozenParameters<Scalar> frozen(params);
     Tape<Scalar> tape;
@@ -107,11 +110,10 @@ class Gan : public Module<Gan<Generator, Discriminator, Loss, Noise>, typename G
   ParameterList<Scalar> generator_parameters() { return generator_.parameters(); }
   ParameterList<Scalar> discriminator_parameters() { return discriminator_.parameters(); }
 
-  NamedParameterList<Scalar> named_parameters() {
-    NamedParameterList<Scalar> named;
-    append_prefixed(named, "generator", generator_.named_parameters());
-    append_prefixed(named, "discriminator", discriminator_.named_parameters());
-    return named;
+  template <class Visit>
+  void for_each_child(Visit&& visit) {
+    visit("generator", generator_);
+    visit("discriminator", discriminator_);
   }
 
  private:

@@ -56,7 +56,9 @@ class Vae : public Module<Vae<Encoder, Decoder, Likelihood, Prior>, typename Enc
     return {beta == 1.0 ? reconstruction + kl : reconstruction + beta * kl, reconstruction, kl};
   }
 
+  /// q(z | x) for plain matrices (evaluation mode, a tape of its own).
   Posterior posterior(const Matrix<Scalar>& x) {
+    const EvaluationMode evaluation(*this);
     Tape<Scalar> tape;
     auto q = encoder_(tape.constant(x));
     return {q.mu.value(), q.logvar.value()};
@@ -65,8 +67,10 @@ class Vae : public Module<Vae<Encoder, Decoder, Likelihood, Prior>, typename Enc
   /// The means of q(z | x).
   Matrix<Scalar> encode(const Matrix<Scalar>& x) { return posterior(x).mu; }
 
-  /// The decoder's raw output for codes z (e.g. Bernoulli logits).
+  /// The decoder's raw output for codes z (e.g. Bernoulli logits), in
+  /// evaluation mode; decode, sample, reconstruct and interpolate use it.
   Matrix<Scalar> decoder_output(const Matrix<Scalar>& z) {
+    const EvaluationMode evaluation(*this);
     Tape<Scalar> tape;
     return decoder_(tape.constant(z)).value();
   }
@@ -100,10 +104,15 @@ class Vae : public Module<Vae<Encoder, Decoder, Likelihood, Prior>, typename Enc
   Likelihood& likelihood() { return likelihood_; }
   const Prior& prior() const { return prior_; }
 
+  template <class Visit>
+  void for_each_child(Visit&& visit) {
+    visit("encoder", encoder_);
+    visit("decoder", decoder_);
+  }
+
+  /// The encoder's and decoder's parameters, then the likelihood's (a learned variance).
   NamedParameterList<Scalar> named_parameters() {
-    NamedParameterList<Scalar> named;
-    append_prefixed(named, "encoder", encoder_.named_parameters());
-    append_prefixed(named, "decoder", decoder_.named_parameters());
+    NamedParameterList<Scalar> named = Module<Vae, Scalar>::named_parameters();
     append_prefixed(named, "likelihood", likelihood_.template named_parameters<Scalar>());
     return named;
   }

@@ -1,6 +1,6 @@
 // latent/nn/body.hpp: the base of the modules that give one layer stack (their
 // body) a role: Decoder, Generator, Discriminator. It owns the body, builds it
-// from its sizes, and lists its parameters as "body.<name>".
+// from its sizes, and lists its parameters and buffers as "body.<name>".
 #pragma once
 
 #include <utility>
@@ -19,10 +19,9 @@ class WithBody : public Module<Derived, typename Body::Scalar> {
   Body& body() { return body_; }
   const Body& body() const { return body_; }
 
-  NamedParameterList<Scalar> named_parameters() {
-    NamedParameterList<Scalar> named;
-    append_prefixed(named, "body", body_.named_parameters());
-    return named;
+  template <class Visit>
+  void for_each_child(Visit&& visit) {
+    visit("body", body_);
   }
 
  protected:

@@ -36,12 +36,11 @@ class GaussianEncoder : public Module<GaussianEncoder<Body>, typename Body::Scal
   Index latent_dim() const { return mu_.out_features(); }
   Body& body() { return body_; }
 
-  NamedParameterList<Scalar> named_parameters() {
-    NamedParameterList<Scalar> named;
-    append_prefixed(named, "body", body_.named_parameters());
-    append_prefixed(named, "mu", mu_.named_parameters());
-    append_prefixed(named, "logvar", logvar_.named_parameters());
-    return named;
+  template <class Visit>
+  void for_each_child(Visit&& visit) {
+    visit("body", body_);
+    visit("mu", mu_);
+    visit("logvar", logvar_);
   }
 
  private:

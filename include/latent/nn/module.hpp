@@ -1,16 +1,67 @@
-// latent/nn/module.hpp: what every layer and network offers, derived from the
-// one thing each must write, named_parameters(). A module is callable on a
-// Var (the tape travels inside the Var) and returns a Var.
+// latent/nn/module.hpp: what every layer and network offers. A module is
+// callable on a Var (the tape travels inside the Var) and returns a Var. It
+// names its parameters (what optimizers train) and its buffers (state that
+// is not trained but belongs to the model and its checkpoints: BatchNorm's
+// running statistics, spectral normalization's singular vectors), and has a
+// training and an evaluation mode (BatchNorm normalizes with the batch's
+// statistics in training, with its running ones in evaluation).
+//
+// A layer writes named_parameters() (and named_buffers() if it has any). A
+// network made of modules writes for_each_child(visit) instead, calling
+// visit(name, child) for each of them in a fixed order; its parameters,
+// buffers and mode changes are then its children's, names prefixed
+// "<name>." ("encoder.body.0.weight").
 #pragma once
+
+#include <string>
+#include <type_traits>
+#include <utility>
 
 #include "latent/autodiff/parameter.hpp"
 
 namespace latent {
+namespace detail {
+
+template <class M, class = void>
+struct has_named_buffers : std::false_type {};
+template <class M>
+struct has_named_buffers<M, std::void_t<decltype(std::declval<M&>().named_buffers())>> : std::true_type {};
+
+template <class M, class = void>
+struct has_set_training : std::false_type {};
+template <class M>
+struct has_set_training<M, std::void_t<decltype(std::declval<M&>().set_training(true))>> : std::true_type {};
+
+}  // namespace detail
 
 template <class Derived, class S>
 class Module {
  public:
   using Scalar = S;
+
+  /// A network calls visit(name, child) for each module it is made of; a
+  /// layer has none.
+  template <class Visit>
+  void for_each_child(Visit&&) {}
+
+  /// Every parameter with its checkpoint name, in a fixed order: the
+  /// children's (a layer writes its own).
+  NamedParameterList<S> named_parameters() {
+    NamedParameterList<S> named;
+    self().for_each_child([&](const std::string& name, auto& child) { append_prefixed(named, name, child.named_parameters()); });
+    return named;
+  }
+
+  /// Every buffer with its checkpoint name: the children's (a layer with
+  /// buffers writes its own). Children that are not latent modules may have none.
+  NamedBufferList<S> named_buffers() {
+    NamedBufferList<S> named;
+    self().for_each_child([&](const std::string& name, auto& child) {
+      if constexpr (detail::has_named_buffers<std::decay_t<decltype(child)>>::value)
+        append_prefixed(named, name, child.named_buffers());
+    });
+    return named;
+  }
 
   /// Every parameter, in checkpoint order (allocates a list: keep it, do not
   /// call it per step).
@@ -18,8 +69,45 @@ class Module {
   Index parameter_count() { return count_parameters(parameters()); }
   void zero_grad() { latent::zero_grad(parameters()); }
 
+  /// Training mode (on) or evaluation mode (off), for this module and every
+  /// module inside it. Modules start in training mode. Allocates nothing.
+  void set_training(bool on) {
+    training_ = on;
+    self().for_each_child([on](const std::string&, auto& child) {
+      if constexpr (detail::has_set_training<std::decay_t<decltype(child)>>::value) child.set_training(on);
+    });
+  }
+  void train() { self().set_training(true); }
+  void eval() { self().set_training(false); }
+  bool training() const { return training_; }
+
  private:
   Derived& self() { return static_cast<Derived&>(*this); }
+
+  bool training_ = true;
+};
+
+/// Puts a module (and everything in it) in training or evaluation mode for a
+/// scope, and when the scope ends, on every path out of it, puts it back in
+/// the mode the module itself had (set_training(previous), for everything in it).
+template <class M>
+class ScopedMode {
+ public:
+  ScopedMode(M& module, bool training) : module_(module), was_training_(module.training()) { module_.set_training(training); }
+  ~ScopedMode() { module_.set_training(was_training_); }
+  ScopedMode(const ScopedMode&) = delete;
+  ScopedMode& operator=(const ScopedMode&) = delete;
+
+ private:
+  M& module_;
+  bool was_training_;
+};
+
+/// Evaluation mode for a scope: `const EvaluationMode eval(model);`.
+template <class M>
+class EvaluationMode : public ScopedMode<M> {
+ public:
+  explicit EvaluationMode(M& module) : ScopedMode<M>(module, false) {}
 };
 
 }  // namespace latent

@@ -9,9 +9,39 @@
 #include <utility>
 #include <vector>
 
+#include "latent/image_shape.hpp"
 #include "latent/nn/dense.hpp"
 
 namespace latent {
+namespace detail {
+
+template <class L, class = void>
+struct has_in_shape : std::false_type {};
+template <class L>
+struct has_in_shape<L, std::void_t<decltype(std::declval<const L&>().in_shape())>> : std::true_type {};
+template <class L, class = void>
+struct has_out_shape : std::false_type {};
+template <class L>
+struct has_out_shape<L, std::void_t<decltype(std::declval<const L&>().out_shape())>> : std::true_type {};
+template <class L, class = void>
+struct has_features : std::false_type {};
+template <class L>
+struct has_features<L, std::void_t<decltype(std::declval<const L&>().in_features() + std::declval<const L&>().out_features())>>
+    : std::true_type {};
+template <class L, class = void>
+struct has_describe : std::false_type {};
+template <class L>
+struct has_describe<L, std::void_t<decltype(std::declval<const L&>().describe())>> : std::true_type {};
+
+/// "layer 2 (Conv2d(64->128, kernel 4x4, stride 2, padding 1))", or "layer 2".
+template <class L>
+std::string layer_name(const L& layer, std::size_t index) {
+  std::string name = "layer " + std::to_string(index);
+  if constexpr (has_describe<L>::value) name += " (" + layer.describe() + ")";
+  return name;
+}
+
+}  // namespace detail
 
 template <class First, class... Rest>
 class Sequential : public Module<Sequential<First, Rest...>, typename First::Scalar> {
@@ -20,7 +50,11 @@ class Sequential : public Module<Sequential<First, Rest...>, typename First::Sca
   static_assert((std::is_same<typename Rest::Scalar, Scalar>::value && ...),
                 "Sequential: every layer must use the same scalar type");
 
-  explicit Sequential(First first, Rest... rest) : layers_(std::move(first), std::move(rest)...) {}
+  /// Checks that each layer reads what the one before it writes: the same
+  /// images where both know image shapes, else the same number of features.
+  explicit Sequential(First first, Rest... rest) : layers_(std::move(first), std::move(rest)...) {
+    check_adjacent(std::make_index_sequence<sizeof...(Rest)>{});
+  }
 
   Var<Scalar> operator()(Var<Scalar> x) {
     std::apply([&x](auto&... layer) { ((x = layer(x)), ...); }, layers_);
@@ -41,15 +75,32 @@ class Sequential : public Module<Sequential<First, Rest...>, typename First::Sca
   Index in_features() const { return std::get<0>(layers_).in_features(); }
   Index out_features() const { return std::get<sizeof...(Rest)>(layers_).out_features(); }
 
-  NamedParameterList<Scalar> named_parameters() {
-    NamedParameterList<Scalar> named;
+  /// The layers, named by position ("0", "1", ...).
+  template <class Visit>
+  void for_each_child(Visit&& visit) {
     std::size_t index = 0;
-    std::apply([&](auto&... layer) { ((append_prefixed(named, std::to_string(index++), layer.named_parameters())), ...); },
-               layers_);
-    return named;
+    std::apply([&](auto&... layer) { (visit(std::to_string(index++), layer), ...); }, layers_);
   }
 
  private:
+  template <std::size_t... I>
+  void check_adjacent(std::index_sequence<I...>) const {
+    (check_pair(I, std::get<I>(layers_), std::get<I + 1>(layers_)), ...);
+  }
+
+  template <class A, class B>
+  static void check_pair(std::size_t index, const A& a, const B& b) {
+    if constexpr (detail::has_out_shape<A>::value && detail::has_in_shape<B>::value) {
+      if (a.out_shape() != b.in_shape())
+        throw shape_error("Sequential: " + detail::layer_name(a, index) + " writes images " + to_string(a.out_shape()) + " but " +
+                          detail::layer_name(b, index + 1) + " reads images " + to_string(b.in_shape()));
+    } else if constexpr (detail::has_features<A>::value && detail::has_features<B>::value) {
+      if (a.out_features() != b.in_features())
+        throw shape_error("Sequential: " + detail::layer_name(a, index) + " writes " + std::to_string(a.out_features()) +
+                          " features but " + detail::layer_name(b, index + 1) + " reads " + std::to_string(b.in_features()));
+    }
+  }
+
   std::tuple<First, Rest...> layers_;
 };
 
@@ -77,11 +128,11 @@ class Mlp : public Module<Mlp<S, Hidden, Output, Init>, S> {
   Index out_features() const { return output_.out_features(); }
   std::size_t depth() const { return hidden_.size() + 1; }
 
-  NamedParameterList<S> named_parameters() {
-    NamedParameterList<S> named;
-    for (std::size_t i = 0; i < hidden_.size(); ++i) append_prefixed(named, std::to_string(i), hidden_[i].named_parameters());
-    append_prefixed(named, std::to_string(hidden_.size()), output_.named_parameters());
-    return named;
+  /// The layers, named by position ("0", "1", ...).
+  template <class Visit>
+  void for_each_child(Visit&& visit) {
+    for (std::size_t i = 0; i < hidden_.size(); ++i) visit(std::to_string(i), hidden_[i]);
+    visit(std::to_string(hidden_.size()), output_);
   }
 
  private:

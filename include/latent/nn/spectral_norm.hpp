@@ -55,11 +55,12 @@ Var<S> spectral_normalize(Var<S> w, const Matrix<S>& u, const Matrix<S>& v) {
 
 /// y = act((W / sigma(W)) x + b): Dense with a spectrally normalized weight.
 /// u and v (the singular vector estimates) live in the layer; one power
-/// iteration runs per recording in which the weight is trainable (one per
-/// critic step, however many batches the step feeds through the layer), none
-/// where it is frozen (the generator's step) so those use the estimate as it
-/// stands. u and v are not parameters: a restored layer re-estimates them (a
-/// few steps; call refine_estimate() to do it at once).
+/// iteration runs per recording in training mode in which the weight is
+/// trainable (one per critic step, however many batches the step feeds
+/// through the layer), none where it is frozen (the generator's step) or in
+/// evaluation mode, which use the estimate as it stands. u and v are buffers
+/// (named_buffers): a checkpoint saves and restores them, so a resumed run
+/// continues bit for bit.
 template <class S, class Act = Identity, class Init = GlorotUniform>
 class SpectralDense : public detail::AffineLayer<SpectralDense<S, Act, Init>, S, Act, Init> {
   using Base = detail::AffineLayer<SpectralDense<S, Act, Init>, S, Act, Init>;
@@ -97,7 +98,10 @@ class SpectralDense : public detail::AffineLayer<SpectralDense<S, Act, Init>, S,
     u_ /= u_.norm() + kTiny;
   }
 
-  /// Runs `steps` power iterations (after restoring the weight from a checkpoint).
+  /// The singular-vector estimates u (out x 1) and v (in x 1).
+  NamedBufferList<S> named_buffers() { return {{"u", &u_}, {"v", &v_}}; }
+
+  /// Runs `steps` power iterations (after changing the weight by hand).
   void refine_estimate(int steps = 20) {
     for (int i = 0; i < steps; ++i) power_iteration();
   }
@@ -118,7 +122,7 @@ class SpectralDense : public detail::AffineLayer<SpectralDense<S, Act, Init>, S,
   Var<S> normalized_weight(Tape<S>& tape) {
     if (!weight.requires_grad) return spectral_normalize(tape.leaf(weight), u_, v_);
     if (cached_tape_ != &tape || cached_recording_ != tape.recording()) {
-      power_iteration();
+      if (this->training()) power_iteration();
       normalized_ = spectral_normalize(tape.leaf(weight), u_, v_);
       cached_tape_ = &tape;
       cached_recording_ = tape.recording();

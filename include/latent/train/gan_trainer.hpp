@@ -105,6 +105,7 @@ class GanTrainer
     const Slice slice = this->parallel().slice(batch.size());
     const Index n = slice.count;
     const double weight = static_cast<double>(n);
+    model_.train();
 
     // G(z), recorded with G trainable: the generator's step backpropagates through it.
     generator_tape_.reset();
@@ -163,10 +164,11 @@ class GanTrainer
     return d_loss + g_loss;
   }
 
-  /// After an epoch, with the test set: the mean D(x) on it (next to the
+  /// After an epoch, with the test set, in evaluation mode: the mean D(x) on it (next to the
   /// training figure, it shows a discriminator that memorizes), and the mode
   /// monitor's figures if one is set.
   void evaluate_into(const data::Dataset& test, EpochRecord& record) {
+    const EvaluationMode evaluation(model_);
     const FrozenParameters<Scalar> frozen(discriminator_params_);
     data::BatchSampler sampler(test.size(), 500);
     RunningMeans means;

@@ -55,6 +55,7 @@ class VaeTrainer : public EpochTrainer<VaeTrainer<Model, Optimizer, Objective>> 
   /// figures to `means` and returns the loss (checked for NaN by the caller
   /// before the next step; here, before the update).
   double train_batch(const data::Dataset& data, const data::Batch& batch, RunningMeans& means) {
+    model_.train();
     const Slice slice = this->parallel().slice(batch.size());
     double loss = 0;
     if (slice.count > 0) {
@@ -79,10 +80,12 @@ class VaeTrainer : public EpochTrainer<VaeTrainer<Model, Optimizer, Objective>> 
     return loss;
   }
 
-  /// The objective on a whole data set, z sampled as in training, without
-  /// updating anything: {loss, reconstruction, kl} in nats per example.
-  /// Distributed, every rank calls it and evaluates its slice of each batch.
+  /// The objective on a whole data set, in evaluation mode, z sampled as in
+  /// training, without updating anything: {loss, reconstruction, kl} in nats
+  /// per example. Distributed, every rank calls it and evaluates its slice of
+  /// each batch.
   RunningMeans evaluate(const data::Dataset& data, Index batch_size = 1000) {
+    const EvaluationMode evaluation(model_);
     RunningMeans means;
     data::BatchSampler sampler(data.size(), batch_size);
     for (const data::Batch& batch : sampler.epoch(0)) {
