@@ -21,6 +21,32 @@ inline latent::Matrix<double> away_from_zero(latent::Index rows, latent::Index c
   return m.unaryExpr([gap](double v) { return v < 0 ? v - gap : v + gap; });
 }
 
+/// A fixed random projection of an op's output to a scalar, so every entry
+/// gets a distinct weight (a plain sum would hide a transposed gradient).
+inline latent::Var<double> project(latent::Var<double> y) {
+  const latent::Matrix<double> weights =
+      random_matrix(y.rows(), y.cols(), 99 + static_cast<std::uint64_t>(y.rows() * 31 + y.cols()));
+  return latent::sum(latent::mul(y, y.tape().constant(weights)));
+}
+
+/// n 8x8 images of one bar (a row or a column), 0/255 with some grey noise:
+/// low-dimensional structure a small model learns quickly. Labels: bar % 10.
+inline latent::data::Dataset bars(latent::Index n, std::uint64_t seed) {
+  latent::Rng rng(seed);
+  std::vector<std::uint8_t> pixels(static_cast<std::size_t>(n * 64)), labels(static_cast<std::size_t>(n));
+  for (latent::Index i = 0; i < n; ++i) {
+    const int bar = static_cast<int>(rng.below(16));
+    labels[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(bar % 10);
+    for (int r = 0; r < 8; ++r)
+      for (int c = 0; c < 8; ++c) {
+        const bool on = bar < 8 ? r == bar : c == bar - 8;
+        const double noise = 20 * rng.uniform();
+        pixels[static_cast<std::size_t>(i * 64 + r * 8 + c)] = static_cast<std::uint8_t>(on ? 255 - noise : noise);
+      }
+  }
+  return latent::data::Dataset(std::move(pixels), std::move(labels), 8, 8);
+}
+
 #define REQUIRE_GRADCHECK(result)          \
   do {                                     \
     const auto gc_result = (result);       \

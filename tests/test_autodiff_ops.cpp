@@ -11,12 +11,7 @@ using Vars = std::vector<Var<double>>;
 
 namespace {
 
-// A fixed random projection to a scalar, so every entry of an op's output
-// gets a distinct weight (a plain sum would hide a transposed gradient).
-Var<double> project(Var<double> y) {
-  const Matrix<double> weights = test::random_matrix(y.rows(), y.cols(), 99 + static_cast<std::uint64_t>(y.rows() * 31 + y.cols()));
-  return latent::sum(latent::mul(y, y.tape().constant(weights)));
-}
+using test::project;
 
 const latent::Index kBatches[] = {1, 5};
 

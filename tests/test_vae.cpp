@@ -25,24 +25,6 @@ TestVae<S> make_vae(Index data, Index hidden, Index latent_size, latent::Rng& rn
   return TestVae<S>(std::move(encoder), std::move(decoder));
 }
 
-// 8x8 images of one or two bars (rows or columns), 0/255 with some grey noise:
-// low-dimensional structure a small VAE can learn quickly.
-latent::data::Dataset bars(Index n, std::uint64_t seed) {
-  latent::Rng rng(seed);
-  std::vector<std::uint8_t> pixels(static_cast<std::size_t>(n * 64)), labels(static_cast<std::size_t>(n));
-  for (Index i = 0; i < n; ++i) {
-    const int bar = static_cast<int>(rng.below(16));
-    labels[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(bar % 10);
-    for (int r = 0; r < 8; ++r)
-      for (int c = 0; c < 8; ++c) {
-        const bool on = bar < 8 ? r == bar : c == bar - 8;
-        const double noise = 20 * rng.uniform();
-        pixels[static_cast<std::size_t>(i * 64 + r * 8 + c)] = static_cast<std::uint8_t>(on ? 255 - noise : noise);
-      }
-  }
-  return latent::data::Dataset(std::move(pixels), std::move(labels), 8, 8);
-}
-
 }  // namespace
 
 TEST_CASE("the analytic KL equals a Monte Carlo estimate of KL(q || p)", "[vae][kl]") {
@@ -142,7 +124,7 @@ TEST_CASE("Vae::interpolate decodes the codes of the straight line between two c
 
 TEST_CASE("a small VAE trained on synthetic images lowers its test loss well below the start, and IWAE bounds behave",
           "[vae][training]") {
-  const auto train = bars(2000, 31), test_set = bars(500, 32);
+  const auto train = test::bars(2000, 31), test_set = test::bars(500, 32);
   latent::Rng rng(33);
   auto vae = make_vae<float>(64, 32, 4, rng);
   latent::VaeTrainer<TestVae<float>> trainer(vae, latent::Adam<float>(3e-3f));
@@ -190,7 +172,7 @@ TEST_CASE("a small VAE trained on synthetic images lowers its test loss well bel
 
 TEST_CASE("training stops with a clear error when the loss becomes NaN, leaving the parameters as they were",
           "[vae][training]") {
-  const auto train = bars(100, 41);
+  const auto train = test::bars(100, 41);
   latent::Rng rng(42);
   auto vae = make_vae<float>(64, 8, 2, rng);
   vae.parameters()[0]->value(0, 0) = std::nanf("");

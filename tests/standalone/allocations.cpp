@@ -1,4 +1,5 @@
-// Counts heap allocations in steady-state training steps of a 3-layer MLP.
+// Counts heap allocations in steady-state training steps: a 3-layer MLP, a
+// stack of convolutions with BatchNorm, and a DCGAN-shaped GAN's trainer step.
 // A binary of its own: it replaces the global operator new (latent's own
 // containers), routes Eigen's heap checks to a counter (Eigen's matrices
 // and its product kernels' workspace, which bypass operator new) and, with
@@ -33,6 +34,8 @@ void on_eigen_assert(bool ok, const char* what) {
 
 #include <catch2/catch.hpp>
 #include <latent/latent.hpp>
+
+#include "training_helpers.hpp"
 
 // The replacements pair malloc with free by design; GCC cannot see that
 // through inlining into the standard allocators.
@@ -111,23 +114,9 @@ struct Counts {
   long new_calls, eigen_heap_calls, c_heap_calls;
 };
 
-// Allocations per step over `steps` steady-state steps of an MLP with these sizes.
-Counts per_step_allocations(const std::vector<latent::Index>& sizes, latent::Index batch, int steps) {
-  latent::Rng rng(1);
-  latent::Mlp<float, latent::ReLU, latent::Identity> net(sizes, rng);
-  latent::Adam<float> adam;
-  const auto params = net.parameters();
-  latent::Matrix<float> inputs(sizes.front(), batch), targets(sizes.back(), batch);
-  rng.fill_uniform(inputs);
-  rng.fill_uniform(targets);
-  latent::Tape<float> tape;
-  const auto step = [&] {
-    tape.reset();
-    auto loss = latent::bce_with_logits(net(tape.constant(inputs)), tape.constant(targets));
-    tape.backward(loss);
-    adam.step(params);
-    latent::zero_grad(params);
-  };
+// Allocations per call of step() over `steps` calls, after two that set the shapes.
+template <class Step>
+Counts per_step_allocations(const Step& step, int steps) {
   step();
   step();
   const long new_before = new_calls.load();
@@ -154,6 +143,34 @@ void require_none(const Counts& counts) {
 #endif
 }
 
+// Allocations per step of a network trained with Adam on a BCE loss.
+template <class Net>
+Counts per_step_allocations(Net& net, latent::Index batch, int steps) {
+  latent::Rng rng(1);
+  latent::Adam<float> adam;
+  const auto params = net.parameters();
+  latent::Matrix<float> inputs(net.in_features(), batch), targets(net.out_features(), batch);
+  rng.fill_uniform(inputs);
+  rng.fill_uniform(targets);
+  latent::Tape<float> tape;
+  return per_step_allocations(
+      [&] {
+        tape.reset();
+        auto loss = latent::bce_with_logits(net(tape.constant(inputs)), tape.constant(targets));
+        tape.backward(loss);
+        adam.step(params);
+        latent::zero_grad(params);
+      },
+      steps);
+}
+
+// The same for an MLP with these sizes.
+Counts per_step_allocations(const std::vector<latent::Index>& sizes, latent::Index batch, int steps) {
+  latent::Rng rng(1);
+  latent::Mlp<float, latent::ReLU, latent::Identity> net(sizes, rng);
+  return per_step_allocations(net, batch, steps);
+}
+
 }  // namespace
 
 TEST_CASE("a steady-state step of a small 3-layer MLP allocates nothing", "[allocations]") {
@@ -164,4 +181,54 @@ TEST_CASE("a steady-state step of an MNIST-sized 3-layer MLP allocates nothing",
   // Products large enough that Eigen's GEMM packs its blocks on the heap: the
   // tape keeps that workspace between steps.
   require_none(per_step_allocations({784, 400, 400, 10}, 128, 5));
+}
+
+TEST_CASE("a steady-state step of convolutions with BatchNorm allocates nothing", "[allocations][conv]") {
+  using latent::Kernel;
+  latent::Rng rng(2);
+  latent::Sequential<latent::Conv2d<float, latent::LeakyReLU>, latent::Conv2d<float>, latent::BatchNorm<float, latent::ReLU>,
+                     latent::ConvTranspose2d<float>, latent::BatchNorm<float, latent::Tanh>, latent::Flatten<float>, latent::Dense<float>>
+      net(latent::Conv2d<float, latent::LeakyReLU>({1, 28, 28}, 16, Kernel(4).stride(2).padding(1), rng),
+          latent::Conv2d<float>({16, 14, 14}, 32, Kernel(4).stride(2).padding(1).bias(false), rng),
+          latent::BatchNorm<float, latent::ReLU>(latent::ImageShape{32, 7, 7}),
+          latent::ConvTranspose2d<float>({32, 7, 7}, 8, Kernel(3).stride(2).padding(1).output_padding(1), rng),
+          latent::BatchNorm<float, latent::Tanh>(latent::ImageShape{8, 14, 14}), latent::Flatten<float>({8, 14, 14}),
+          latent::Dense<float>(8 * 14 * 14, 10, rng));
+  const Counts counts = per_step_allocations(net, 32, 5);
+  INFO("operator new per step: " << counts.new_calls << ", Eigen heap per step: " << counts.eigen_heap_calls);
+  REQUIRE(counts.new_calls == 0);
+  REQUIRE(counts.eigen_heap_calls == 0);
+}
+
+TEST_CASE("a steady-state DCGAN step of GanTrainer allocates nothing", "[allocations][conv]") {
+  // The DCGAN of gan_mnist --arch dcgan at a quarter of its channels, batch 16.
+  using latent::Kernel;
+  using S = float;
+  using Up = latent::ConvTranspose2d<S>;
+  using Down = latent::Conv2d<S>;
+  using Norm = latent::BatchNorm<S, latent::ReLU>;
+  using LeakyNorm = latent::BatchNorm<S, latent::LeakyReLU>;
+  using GBody = latent::Sequential<Up, Norm, Up, Norm, Up, Norm, latent::ConvTranspose2d<S, latent::Tanh>>;
+  using DBody = latent::Sequential<latent::Conv2d<S, latent::LeakyReLU>, Down, LeakyNorm, Down, LeakyNorm, Down>;
+  using Model = latent::Gan<latent::Generator<GBody, latent::Identity>, latent::Discriminator<DBody>>;
+  const Kernel half = Kernel(4).stride(2).padding(1).bias(false);
+  latent::Rng rng(3);
+  Model gan(latent::Generator<GBody, latent::Identity>(GBody(
+                Up({100, 1, 1}, 64, Kernel(4).bias(false), rng), Norm(latent::ImageShape{64, 4, 4}),
+                Up({64, 4, 4}, 32, Kernel(3).stride(2).padding(1).bias(false), rng), Norm(latent::ImageShape{32, 7, 7}),
+                Up({32, 7, 7}, 16, half, rng), Norm(latent::ImageShape{16, 14, 14}),
+                latent::ConvTranspose2d<S, latent::Tanh>({16, 14, 14}, 1, half, rng))),
+            latent::Discriminator<DBody>(DBody(latent::Conv2d<S, latent::LeakyReLU>({1, 28, 28}, 16, half, rng),
+                                               Down({16, 14, 14}, 32, half, rng), LeakyNorm(latent::ImageShape{32, 7, 7}),
+                                               Down({32, 7, 7}, 64, half, rng), LeakyNorm(latent::ImageShape{64, 3, 3}),
+                                               Down({64, 3, 3}, 1, Kernel(3).bias(false), rng))));
+  const latent::data::Dataset images = test::random_images(64, 28, 4);
+  std::vector<latent::Index> order(16);
+  for (latent::Index i = 0; i < 16; ++i) order[static_cast<std::size_t>(i)] = i;
+  latent::GanTrainer<Model> trainer(gan);
+  latent::RunningMeans means;
+  const Counts counts = per_step_allocations([&] { trainer.train_batch(images, latent::data::Batch(order.data(), 16), means); }, 3);
+  INFO("operator new per step: " << counts.new_calls << ", Eigen heap per step: " << counts.eigen_heap_calls);
+  REQUIRE(counts.new_calls == 0);
+  REQUIRE(counts.eigen_heap_calls == 0);
 }

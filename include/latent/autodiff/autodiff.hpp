@@ -2,7 +2,9 @@
 #pragma once
 
 #include "latent/autodiff/activation.hpp"
+#include "latent/autodiff/batch_norm.hpp"
 #include "latent/autodiff/concat.hpp"
+#include "latent/autodiff/convolution.hpp"
 #include "latent/autodiff/elementwise.hpp"
 #include "latent/autodiff/gradcheck.hpp"
 #include "latent/autodiff/jvp.hpp"

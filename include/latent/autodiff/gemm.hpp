@@ -247,10 +247,11 @@ inline int gemm_threads(Index rows, Index cols, Index depth) {
 }
 
 /// dst = lhs rhs, or dst += lhs rhs when `add`; dst is already lhs.rows() x
-/// rhs.cols(). Split over gemm_threads() along dst's longer side (rows in
+/// rhs.cols(), a matrix or a map of one (an image batch seen as channels x
+/// pixels). Split over gemm_threads() along dst's longer side (rows in
 /// multiples of 16, a cache line of floats).
-template <class S, class L, class R>
-void gemm(Matrix<S>& dst, const L& lhs, const R& rhs, bool add) {
+template <class Dst, class L, class R>
+void gemm(Dst&& dst, const L& lhs, const R& rhs, bool add) {
   const int threads = gemm_threads(dst.rows(), dst.cols(), lhs.cols());
   if (threads == 1) return gemm_block(dst, lhs, rhs, add);
   const bool by_rows = dst.rows() >= dst.cols();

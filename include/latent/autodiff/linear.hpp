@@ -13,16 +13,22 @@ namespace latent {
 namespace detail {
 
 /// Adds lhs rhs to the gradient of parent i of n, by Tape::accumulate's rules
-/// (parameters add; a node's first contribution assigns), through gemm().
+/// (parameters add; a node's first contribution assigns), through gemm(). The
+/// product may have another shape than the parent if it has as many elements
+/// (a transposed convolution's input gradient, channels x pixels of a batch
+/// whose columns are images): it is written over the parent's gradient seen
+/// in the product's shape.
 template <class S, class L, class R>
 void accumulate_product(Tape<S>& t, const Node<S>& n, int i, const L& lhs, const R& rhs) {
   Node<S>& target = t.node(Var<S>(&t, n.parents[static_cast<std::size_t>(i)]));
   if (!target.requires_grad) return;
-  if (target.parameter) return gemm(target.parameter->grad, lhs, rhs, true);
-  if (target.has_grad) return gemm(target.grad, lhs, rhs, true);
-  target.grad.resize(lhs.rows(), rhs.cols());
-  gemm(target.grad, lhs, rhs, false);
-  target.has_grad = true;
+  const bool add = target.parameter != nullptr || target.has_grad;
+  Matrix<S>& grad = target.parameter ? target.parameter->grad : target.grad;
+  if (!add) {
+    grad.resize(target.value.rows(), target.value.cols());
+    target.has_grad = true;
+  }
+  gemm(Eigen::Map<Matrix<S>>(grad.data(), lhs.rows(), rhs.cols()), lhs, rhs, add);
 }
 
 /// True when the gradients of parents 0 and 1 of n land in different places
@@ -91,12 +97,12 @@ void check_affine_shapes(const char* op, const Var<S>& w, const Var<S>& x, const
 // dZ for a fused layer: the incoming gradient times the activation's
 // derivative, computed from the saved output. The identity needs no pass.
 template <class S, class Act>
-const Matrix<S>& pre_activation_grad(const Node<S>& n, Matrix<S>& scratch) {
+const Matrix<S>& pre_activation_grad(const Act& act, const Node<S>& n, Matrix<S>& scratch) {
   if constexpr (Act::is_identity) {
+    (void)act;
     (void)scratch;
     return n.grad;
   } else {
-    const Act act = n.template load<Act>();
     scratch.array() = n.grad.array() * act.derivative_from_output(n.value.array());
     return scratch;
   }
@@ -111,7 +117,7 @@ Var<S> dense(const Act& act, Var<S> w, Var<S> x, Var<S> b) {
   detail::check_affine_shapes(Act::is_identity ? "affine" : "dense", w, x, b);
   Tape<S>& tape = w.tape();
   Var<S> out = tape.record(w.rows(), x.cols(), {w, x, b}, [](Tape<S>& t, Node<S>& n) {
-    const Matrix<S>& dz = detail::pre_activation_grad<S, Act>(n, n.cache);
+    const Matrix<S>& dz = detail::pre_activation_grad(n.template load<Act>(), n, n.cache);
     const Matrix<S>& W = t.parent_value(n, 0);
     const Matrix<S>& X = t.parent_value(n, 1);
     detail::accumulate_products(

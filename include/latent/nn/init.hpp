@@ -1,5 +1,10 @@
 // latent/nn/init.hpp: weight initializer policies. Each fills an out x in
-// weight matrix from the library's seeded Rng; fan_in = in, fan_out = out.
+// weight matrix from the library's seeded Rng; fan_in = in (the matrix's
+// columns), fan_out = out. A convolution's weight is a matrix too, a filter
+// (or, transposed, an input channel's contributions) a row, so fan_in is
+// still its columns (PyTorch's fan_in, for Conv2d and ConvTranspose2d alike);
+// its fan_out is rows x kernel area, which it passes as Fans to the policies
+// that use it (GlorotUniform).
 #pragma once
 
 #include <cmath>
@@ -11,11 +16,20 @@
 
 namespace latent {
 
+/// A weight's fan-in and fan-out, where they are not its columns and rows.
+struct Fans {
+  Index in, out;
+};
+
 /// Glorot/Xavier uniform: U(-a, a), a = sqrt(6 / (fan_in + fan_out)).
 struct GlorotUniform {
   template <class S>
   void operator()(Matrix<S>& w, Rng& rng) const {
-    const double limit = std::sqrt(6.0 / static_cast<double>(w.rows() + w.cols()));
+    (*this)(w, Fans{w.cols(), w.rows()}, rng);
+  }
+  template <class S>
+  void operator()(Matrix<S>& w, Fans fans, Rng& rng) const {
+    const double limit = std::sqrt(6.0 / static_cast<double>(fans.in + fans.out));
     rng.fill_uniform(w, -limit, limit);
   }
 };
@@ -29,7 +43,8 @@ struct HeNormal {
 };
 
 /// U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases alike: the
-/// default of PyTorch's nn.Linear.
+/// default of PyTorch's nn.Linear, Conv2d and ConvTranspose2d
+/// (kaiming_uniform_ with a = sqrt(5) is this bound).
 struct FanInUniform {
   template <class S>
   void operator()(Matrix<S>& w, Rng& rng) const {
@@ -66,11 +81,27 @@ struct Zeros {
 
 namespace detail {
 template <class Init, class S, class = void>
+struct takes_fans : std::false_type {};
+template <class Init, class S>
+struct takes_fans<Init, S, std::void_t<decltype(std::declval<const Init&>()(std::declval<Matrix<S>&>(), Fans{}, std::declval<Rng&>()))>>
+    : std::true_type {};
+
+template <class Init, class S, class = void>
 struct has_bias_rule : std::false_type {};
 template <class Init, class S>
 struct has_bias_rule<Init, S, std::void_t<decltype(std::declval<const Init&>().bias(std::declval<Matrix<S>&>(), Index{}, std::declval<Rng&>()))>>
     : std::true_type {};
 }  // namespace detail
+
+/// Fills a weight whose fans differ from its shape: policies that use fan_out
+/// take the fans; the others see only the matrix (its columns are fan_in).
+template <class Init, class S>
+void init_weight(const Init& init, Matrix<S>& w, Fans fans, Rng& rng) {
+  if constexpr (detail::takes_fans<Init, S>::value)
+    init(w, fans, rng);
+  else
+    init(w, rng);
+}
 
 /// Biases start at zero, unless the weight policy has a rule of its own (a
 /// member bias(b, fan_in, rng), as FanInUniform has).

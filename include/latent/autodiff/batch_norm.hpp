@@ -1,0 +1,147 @@
+// latent/autodiff/batch_norm.hpp: batch normalization (Ioffe and Szegedy
+// 2015) as one op, fused with an activation:
+//   y = act(gamma * (x - mean) / sqrt(variance + epsilon) + beta), per channel.
+// x is a batch laid out as in latent/image_shape.hpp: seen as a channels x
+// (pixels * batch) matrix, each channel is a row, so its statistics are
+// row-wise reductions; a dense layer's features x batch output is the case of
+// one pixel per image (each feature a channel).
+//
+// With batch statistics (training) the mean and variance are the batch's own
+// (the biased variance, as PyTorch normalizes with), and the gradient couples
+// every value of a channel:
+//   dx = gamma / sigma * (dz - mean(dz) - x_hat * mean(dz * x_hat)),
+// with x_hat = (x - mean) / sigma and dz the gradient before the activation.
+// With given statistics (evaluation: the running ones) the op is a
+// per-channel affine map and dx = gamma / sigma * dz.
+//
+// The node keeps its per-channel numbers in one channels x 5 cache, read by
+// batch_norm_statistics(): mean, inverse deviation 1 / sigma, variance, and the
+// affine form's scale gamma / sigma and shift beta - mean * scale.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "latent/autodiff/linear.hpp"
+#include "latent/image_shape.hpp"
+
+namespace latent {
+namespace detail {
+
+template <class Act>
+struct BatchNormState {
+  Act act;
+  double epsilon;
+  std::int32_t channels;
+  bool batch_statistics;
+};
+
+enum BatchNormColumn : Index { kMean = 0, kInverseDeviation = 1, kVariance = 2, kScale = 3, kShift = 4, kColumns = 5 };
+
+template <class S, class Act>
+void batch_norm_backward(Tape<S>& t, Node<S>& n) {
+  const auto state = n.template load<BatchNormState<Act>>();
+  const Index channels = state.channels;
+  const auto x = as_pixels(t.parent_value(n, 0), channels);
+  const auto dz = as_pixels(pre_activation_grad(state.act, n, n.workspace[0]), channels);
+  const auto saved = n.cache.array();
+  const auto mean = saved.col(kMean), inverse_deviation = saved.col(kInverseDeviation), scale = saved.col(kScale);
+  const auto x_hat = (x.array().colwise() - mean).colwise() * inverse_deviation;
+  // Per channel: sum of dz (beta's gradient) and of dz * x_hat (gamma's).
+  Matrix<S>& sums = n.workspace[1];
+  sums.resize(channels, 2);
+  sums.col(0) = dz.rowwise().sum();
+  sums.col(1) = (dz.array() * x_hat).rowwise().sum().matrix();
+  if (t.parent_requires_grad(n, 0)) {
+    if (state.batch_statistics) {
+      const S inverse_count = S(1) / S(x.cols());
+      const auto mean_dz = sums.col(0).array() * inverse_count;
+      const auto mean_dz_x_hat = sums.col(1).array() * inverse_count;
+      t.accumulate_reshaped(
+          n, 0, (((dz.array().colwise() - mean_dz) - x_hat.colwise() * mean_dz_x_hat).colwise() * scale).matrix());
+    } else {
+      t.accumulate_reshaped(n, 0, (dz.array().colwise() * scale).matrix());
+    }
+  }
+  if (t.parent_requires_grad(n, 1)) t.accumulate(n, 1, sums.col(1));
+  if (t.parent_requires_grad(n, 2)) t.accumulate(n, 2, sums.col(0));
+}
+
+template <class Act, class S>
+Var<S> record_batch_norm(const Act& act, Var<S> x, Var<S> gamma, Var<S> beta, Index channels, double epsilon,
+                         const Matrix<S>* mean, const Matrix<S>* variance) {
+  const char* op = "batch_norm";
+  require_same_tape(op, x, gamma);
+  require_same_tape(op, x, beta);
+  if (channels < 1 || x.rows() % channels != 0)
+    throw shape_error(std::string(op) + ": x is " + shape_string(x.value()) + ", whose rows are not " + std::to_string(channels) +
+                      " channels of whole pixels");
+  for (const Var<S>* v : {&gamma, &beta})
+    if (v->rows() != channels || v->cols() != 1)
+      throw shape_error(std::string(op) + ": gamma and beta must be " + shape_string(channels, 1) + ", got " +
+                        shape_string(v->value()));
+  if (mean && (mean->rows() != channels || mean->cols() != 1 || variance->rows() != channels || variance->cols() != 1))
+    throw shape_error(std::string(op) + ": the statistics must be " + shape_string(channels, 1) + ", got mean " +
+                      shape_string(*mean) + " and variance " + shape_string(*variance));
+  if (!(epsilon > 0)) throw error(std::string(op) + ": epsilon must be positive, got " + std::to_string(epsilon));
+  const Index count = x.value().size() / channels;
+  if (!mean && count < 2)
+    throw shape_error(std::string(op) + ": batch statistics need more than one value per channel, x is " +
+                      shape_string(x.value()) + " with " + std::to_string(channels) + " channels");
+  Tape<S>& tape = x.tape();
+  Var<S> out = tape.record(x.rows(), x.cols(), {x, gamma, beta}, batch_norm_backward<S, Act>);
+  Node<S>& node = tape.node(out);
+  node.store(BatchNormState<Act>{act, epsilon, static_cast<std::int32_t>(channels), mean == nullptr});
+  const auto xs = as_pixels(x.value(), channels).array();
+  Matrix<S>& saved = node.cache;
+  saved.resize(channels, kColumns);
+  if (mean) {
+    saved.col(kMean) = *mean;
+    saved.col(kVariance) = *variance;
+  } else {
+    // Two passes (mean, then squared deviations): no cancellation in float.
+    saved.col(kMean) = xs.rowwise().mean().matrix();
+    saved.col(kVariance) = (xs.colwise() - saved.col(kMean).array()).square().rowwise().mean().matrix();
+  }
+  saved.col(kInverseDeviation) = (saved.col(kVariance).array() + S(epsilon)).rsqrt().matrix();
+  saved.col(kScale) = gamma.value().cwiseProduct(saved.col(kInverseDeviation));
+  saved.col(kShift) = beta.value() - saved.col(kMean).cwiseProduct(saved.col(kScale));
+  auto y = as_pixels(node.value, channels).array();
+  y = (xs.colwise() * saved.col(kScale).array()).colwise() + saved.col(kShift).array();
+  if constexpr (!Act::is_identity) y = act.apply(y);
+  return out;
+}
+
+}  // namespace detail
+
+/// act(batch normalization of x with its own statistics), per channel: x is
+/// (channels * pixels) x batch, channels fastest; gamma and beta channels x 1.
+/// Needs more than one value per channel.
+template <class Act, class S>
+Var<S> batch_norm(const Act& act, Var<S> x, Var<S> gamma, Var<S> beta, Index channels, double epsilon) {
+  return detail::record_batch_norm<Act, S>(act, x, gamma, beta, channels, epsilon, nullptr, nullptr);
+}
+
+/// act(normalization of x with given statistics (channels x 1 each, e.g. the
+/// running ones in evaluation mode)): a per-channel affine map.
+template <class Act, class S>
+Var<S> batch_norm(const Act& act, Var<S> x, Var<S> gamma, Var<S> beta, Index channels, double epsilon,
+                  const Matrix<S>& mean, const Matrix<S>& variance) {
+  return detail::record_batch_norm<Act, S>(act, x, gamma, beta, channels, epsilon, &mean, &variance);
+}
+
+/// What a batch_norm node normalized with, channels x 1 each: the mean and
+/// the (biased) variance, the batch's own or the given ones.
+template <class S>
+struct BatchNormStatistics {
+  Eigen::Block<const Matrix<S>, Eigen::Dynamic, 1, true> mean, variance;
+};
+
+template <class S>
+BatchNormStatistics<S> batch_norm_statistics(const Var<S>& y) {
+  const Matrix<S>& saved = y.tape().node(y.index()).cache;
+  return {saved.col(detail::kMean), saved.col(detail::kVariance)};
+}
+
+}  // namespace latent

@@ -1,0 +1,382 @@
+// latent/autodiff/convolution.hpp: 2-D convolutions over image batches laid
+// out as in latent/image_shape.hpp (one image a column, channels fastest).
+//
+// conv2d unfolds the whole batch into patches (im2col: one column per output
+// pixel, one row per weight of a filter) and multiplies once:
+//   Y (C_out x pixels) = W (C_out x C_in*kh*kw) cols (C_in*kh*kw x pixels),
+// where pixels = H_out * W_out * batch; Y already is the next layer's
+// features x batch matrix. Its backward is two products, dW = dY cols^T and
+// dcols = W^T dY, and a fold (col2im: each patch entry added back onto the
+// pixel it came from) of dcols onto dX.
+//
+// conv_transpose2d is the data gradient of a convolution: cols = W^T X, then
+// col2im onto Y; its backward unfolds dY (im2col) and multiplies twice.
+//
+// Both fuse a bias and an activation (the backward derives the activation's
+// slope from the saved output, as `dense` does), keep their unfolded patches
+// in the node's buffers (no allocation once shapes repeat) and run their
+// products through gemm() (kept workspace, split over threads).
+//
+// A filter's weights are ordered as a patch: weight (ky * kw + kx) * C + c of
+// a row of W reads channel c at window offset (ky, kx). (PyTorch orders them
+// c, ky, kx: the same parameters in another order.)
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include "latent/autodiff/linear.hpp"
+#include "latent/image_shape.hpp"
+
+namespace latent {
+
+/// A convolution's window settings, in PyTorch's terms: kernel size, stride,
+/// zero padding on each side, output padding (transposed convolutions: rows
+/// and columns added at the bottom and right of the output, to pick one of
+/// the sizes a stride > 1 maps to the same input size) and whether the layer
+/// has a bias. Kernel(4).stride(2).padding(1); Kernel(3, 5) is 3 high, 5 wide.
+struct Kernel {
+  Index height = 1, width = 1;
+  Index stride_height = 1, stride_width = 1;
+  Index padding_height = 0, padding_width = 0;
+  Index output_padding_height = 0, output_padding_width = 0;
+  bool has_bias = true;
+
+  Kernel(Index size) : Kernel(size, size) {}  // implicit: a 4 where a Kernel goes is a 4x4 kernel
+  Kernel(Index kernel_height, Index kernel_width) : height(kernel_height), width(kernel_width) {}
+
+  Kernel stride(Index s) const { return stride(s, s); }
+  Kernel stride(Index h, Index w) const { return with(&Kernel::stride_height, h, &Kernel::stride_width, w); }
+  Kernel padding(Index p) const { return padding(p, p); }
+  Kernel padding(Index h, Index w) const { return with(&Kernel::padding_height, h, &Kernel::padding_width, w); }
+  Kernel output_padding(Index p) const { return output_padding(p, p); }
+  Kernel output_padding(Index h, Index w) const {
+    return with(&Kernel::output_padding_height, h, &Kernel::output_padding_width, w);
+  }
+  Kernel bias(bool on) const {
+    Kernel k = *this;
+    k.has_bias = on;
+    return k;
+  }
+
+  /// "kernel 4x4, stride 2, padding 1", for layer descriptions.
+  std::string describe() const {
+    std::string text = "kernel " + std::to_string(height) + "x" + std::to_string(width);
+    text += ", stride " + pair(stride_height, stride_width);
+    if (padding_height || padding_width) text += ", padding " + pair(padding_height, padding_width);
+    if (output_padding_height || output_padding_width)
+      text += ", output padding " + pair(output_padding_height, output_padding_width);
+    if (!has_bias) text += ", no bias";
+    return text;
+  }
+
+ private:
+  Kernel with(Index Kernel::*height_field, Index h, Index Kernel::*width_field, Index w) const {
+    Kernel k = *this;
+    k.*height_field = h;
+    k.*width_field = w;
+    return k;
+  }
+  static std::string pair(Index a, Index b) { return a == b ? std::to_string(a) : std::to_string(a) + "x" + std::to_string(b); }
+};
+
+/// Where a convolution's windows lie. The image side (image_*: what Conv2d
+/// reads, what ConvTranspose2d writes) is scanned by a kernel_height x
+/// kernel_width window at the given stride and zero padding; the window's
+/// positions form the grid side (grid_*: what Conv2d writes, what
+/// ConvTranspose2d reads), a pixel of grid_channels channels each. 32-bit
+/// fields, so that the geometry and an activation fit a tape node's state.
+struct ConvGeometry {
+  std::int32_t image_channels = 0, image_height = 0, image_width = 0;
+  std::int32_t grid_channels = 0, grid_height = 0, grid_width = 0;
+  std::int32_t kernel_height = 0, kernel_width = 0;
+  std::int32_t stride_height = 1, stride_width = 1;
+  std::int32_t padding_height = 0, padding_width = 0;
+
+  /// A convolution reading images of shape `in` into `out_channels` channels:
+  /// the grid is floor((in + 2 padding - kernel) / stride) + 1 each way.
+  static ConvGeometry convolution(const char* op, const ImageShape& in, Index out_channels, const Kernel& k) {
+    check(op, in, out_channels, k);
+    const Index gh = (in.height + 2 * k.padding_height - k.height) / k.stride_height + 1;
+    const Index gw = (in.width + 2 * k.padding_width - k.width) / k.stride_width + 1;
+    if (in.height + 2 * k.padding_height < k.height || in.width + 2 * k.padding_width < k.width)
+      throw shape_error(std::string(op) + ": a " + k.describe() + " does not fit images " + to_string(in));
+    if (k.output_padding_height || k.output_padding_width)
+      throw shape_error(std::string(op) + ": output padding is for transposed convolutions (" + k.describe() + ")");
+    return make(in, {out_channels, gh, gw}, k);
+  }
+
+  /// A transposed convolution reading images of shape `in` (the grid) into
+  /// `out_channels` channels: the image is (in - 1) stride - 2 padding +
+  /// kernel + output padding each way.
+  static ConvGeometry transposed(const char* op, const ImageShape& in, Index out_channels, const Kernel& k) {
+    check(op, in, out_channels, k);
+    if (k.output_padding_height < 0 || k.output_padding_width < 0 || k.output_padding_height >= k.stride_height ||
+        k.output_padding_width >= k.stride_width)
+      throw shape_error(std::string(op) + ": the output padding must be at least 0 and less than the stride (" +
+                        k.describe() + ")");
+    const Index h = (in.height - 1) * k.stride_height - 2 * k.padding_height + k.height + k.output_padding_height;
+    const Index w = (in.width - 1) * k.stride_width - 2 * k.padding_width + k.width + k.output_padding_width;
+    if (h < 1 || w < 1)
+      throw shape_error(std::string(op) + ": a " + k.describe() + " over images " + to_string(in) + " leaves an output of " +
+                        std::to_string(h) + "x" + std::to_string(w) + " pixels");
+    return make({out_channels, h, w}, in, k);
+  }
+
+  ImageShape image() const { return {image_channels, image_height, image_width}; }
+  ImageShape grid() const { return {grid_channels, grid_height, grid_width}; }
+  /// Entries of one unfolded window: image_channels * kernel_height * kernel_width.
+  Index patch_size() const { return Index(image_channels) * kernel_height * kernel_width; }
+  /// Window positions in a batch: grid_height * grid_width * batch.
+  Index positions(Index batch) const { return Index(grid_height) * grid_width * batch; }
+
+ private:
+  static void check(const char* op, const ImageShape& in, Index out_channels, const Kernel& k) {
+    if (!in.valid() || out_channels < 1)
+      throw shape_error(std::string(op) + ": images " + to_string(in) + " to " + std::to_string(out_channels) +
+                        " channels: every size must be positive");
+    if (k.height < 1 || k.width < 1 || k.stride_height < 1 || k.stride_width < 1 || k.padding_height < 0 ||
+        k.padding_width < 0)
+      throw shape_error(std::string(op) + ": a " + k.describe() +
+                        " is not a window (kernel and stride at least 1, padding at least 0)");
+    constexpr Index kLargest = std::numeric_limits<std::int32_t>::max() / 4;
+    if (in.size() > kLargest || out_channels > kLargest || k.height > kLargest || k.width > kLargest)
+      throw shape_error(std::string(op) + ": images " + to_string(in) + " or " + k.describe() + " too large");
+  }
+
+  static ConvGeometry make(const ImageShape& image, const ImageShape& grid, const Kernel& k) {
+    ConvGeometry g;
+    g.image_channels = narrow(image.channels);
+    g.image_height = narrow(image.height);
+    g.image_width = narrow(image.width);
+    g.grid_channels = narrow(grid.channels);
+    g.grid_height = narrow(grid.height);
+    g.grid_width = narrow(grid.width);
+    g.kernel_height = narrow(k.height);
+    g.kernel_width = narrow(k.width);
+    g.stride_height = narrow(k.stride_height);
+    g.stride_width = narrow(k.stride_width);
+    g.padding_height = narrow(k.padding_height);
+    g.padding_width = narrow(k.padding_width);
+    return g;
+  }
+  static std::int32_t narrow(Index v) { return static_cast<std::int32_t>(v); }
+};
+
+namespace detail {
+
+/// Calls visit(patch_row, image_offset, count) for every run of a window that
+/// lies inside the image, and zero(patch_row, count) for every run over the
+/// padding, for the window at grid position (gy, gx): the runs of one kernel
+/// row are contiguous in both the image (channels fastest, then x) and the
+/// patch. Shared by im2col and col2im, so they cannot disagree.
+template <class Visit, class Zero>
+void for_each_window_run(const ConvGeometry& g, Index gy, Index gx, const Visit& visit, const Zero& zero) {
+  const Index channels = g.image_channels, width = g.image_width, run = Index(g.kernel_width) * channels;
+  const Index x0 = gx * g.stride_width - g.padding_width;
+  const Index kx_begin = std::max<Index>(0, -x0), kx_end = std::min<Index>(g.kernel_width, width - x0);
+  for (Index ky = 0; ky < g.kernel_height; ++ky) {
+    const Index y = gy * g.stride_height - g.padding_height + ky;
+    const Index row = ky * run;
+    if (y < 0 || y >= g.image_height || kx_end <= kx_begin) {
+      zero(row, run);
+      continue;
+    }
+    if (kx_begin > 0) zero(row, kx_begin * channels);
+    visit(row + kx_begin * channels, (y * width + x0 + kx_begin) * channels, (kx_end - kx_begin) * channels);
+    if (kx_end < g.kernel_width) zero(row + kx_end * channels, (g.kernel_width - kx_end) * channels);
+  }
+}
+
+/// Runs work(first, count) over image ranges that cover 0 .. batch - 1, split
+/// over latent's threads when the unfolded patches are large enough.
+template <class Work>
+void over_images(const ConvGeometry& g, Index batch, const Work& work) {
+  const int shares = static_cast<int>(std::min<Index>(element_shares(g.patch_size() * g.positions(batch)), batch));
+  run_shares(shares, [&](int share) {
+    const Index first = batch * share / shares, last = batch * (share + 1) / shares;
+    work(first, last - first);
+  });
+}
+
+/// Unfolds a batch of images (g.image() x batch) into its windows: cols is
+/// g.patch_size() x g.positions(batch), column (b * grid_height + gy) *
+/// grid_width + gx the window at grid position (gy, gx) of image b, zero
+/// where the window hangs over the padding.
+template <class S>
+void im2col(const ConvGeometry& g, const S* images, Index batch, S* cols) {
+  const Index image_size = g.image().size(), patch = g.patch_size(), grid = Index(g.grid_height) * g.grid_width;
+  over_images(g, batch, [&](Index first, Index count) {
+    for (Index b = first; b < first + count; ++b) {
+      const S* image = images + b * image_size;
+      for (Index gy = 0; gy < g.grid_height; ++gy)
+        for (Index gx = 0; gx < g.grid_width; ++gx) {
+          S* column = cols + ((b * grid) + gy * g.grid_width + gx) * patch;
+          for_each_window_run(
+              g, gy, gx, [&](Index row, Index at, Index count_) { std::copy_n(image + at, count_, column + row); },
+              [&](Index row, Index count_) { std::fill_n(column + row, count_, S(0)); });
+        }
+    }
+  });
+}
+
+/// The adjoint of im2col: adds every entry of cols onto the image pixel it was
+/// unfolded from (entries over the padding are dropped). images must hold
+/// g.image().size() * batch values, already initialized.
+template <class S>
+void col2im(const ConvGeometry& g, const S* cols, Index batch, S* images) {
+  const Index image_size = g.image().size(), patch = g.patch_size(), grid = Index(g.grid_height) * g.grid_width;
+  over_images(g, batch, [&](Index first, Index count) {
+    for (Index b = first; b < first + count; ++b) {
+      S* image = images + b * image_size;
+      for (Index gy = 0; gy < g.grid_height; ++gy)
+        for (Index gx = 0; gx < g.grid_width; ++gx) {
+          const S* column = cols + ((b * grid) + gy * g.grid_width + gx) * patch;
+          for_each_window_run(
+              g, gy, gx,
+              [&](Index row, Index at, Index count_) {
+                // A plain loop: the runs are short (kernel width x channels), too
+                // short for an Eigen map's setup to pay off; the compiler vectorizes it.
+                S* to = image + at;
+                const S* from = column + row;
+                for (Index k = 0; k < count_; ++k) to[k] += from[k];
+              },
+              [](Index, Index) {});
+        }
+    }
+  });
+}
+
+/// A node's state: the geometry, the activation, and whether b is a parent.
+template <class Act>
+struct ConvState {
+  ConvGeometry geometry;
+  Act act;
+  bool has_bias;
+};
+
+template <class S>
+void check_conv_operands(const char* op, const ConvGeometry& g, const Var<S>& w, const Var<S>& x, const Var<S>* b,
+                         const ImageShape& in, Index weight_rows, Index weight_cols, Index out_channels) {
+  require_same_tape(op, w, x);
+  if (x.rows() != in.size())
+    throw shape_error(std::string(op) + ": expects images " + to_string(in) + " (" + std::to_string(in.size()) +
+                      " features a column), got " + shape_string(x.value()));
+  if (w.rows() != weight_rows || w.cols() != weight_cols)
+    throw shape_error(std::string(op) + ": W is " + shape_string(w.value()) + ", want " + shape_string(weight_rows, weight_cols) +
+                      " for images " + to_string(g.image()) + " and kernel " + std::to_string(g.kernel_height) + "x" +
+                      std::to_string(g.kernel_width));
+  if (b != nullptr) {
+    require_same_tape(op, w, *b);
+    if (b->rows() != out_channels || b->cols() != 1)
+      throw shape_error(std::string(op) + ": b is " + shape_string(b->value()) + ", want " + shape_string(out_channels, 1));
+  }
+}
+
+template <class S, class Act>
+void conv2d_backward(Tape<S>& t, Node<S>& n) {
+  const auto state = n.template load<ConvState<Act>>();
+  const ConvGeometry& g = state.geometry;
+  const Index batch = n.value.cols();
+  const auto dy = as_pixels(pre_activation_grad(state.act, n, n.workspace[0]), g.grid_channels);  // C_out x positions
+  const Matrix<S>& w = t.parent_value(n, 0);
+  const Matrix<S>& cols = n.cache;
+  accumulate_products(
+      t, n, double(w.rows()) * double(w.cols()) * double(cols.cols()),
+      [&] { accumulate_product(t, n, 0, dy, cols.transpose()); },
+      [&] {
+        Matrix<S>& dcols = n.workspace[1];
+        dcols.resize(cols.rows(), cols.cols());
+        gemm(dcols, w.transpose(), dy, false);
+        col2im(g, dcols.data(), batch, t.gradient_to_add(n, 1)->data());
+      });
+  if (state.has_bias && t.parent_requires_grad(n, 2)) t.accumulate(n, 2, dy.rowwise().sum());
+}
+
+template <class S, class Act>
+void conv_transpose2d_backward(Tape<S>& t, Node<S>& n) {
+  const auto state = n.template load<ConvState<Act>>();
+  const ConvGeometry& g = state.geometry;
+  const Index batch = n.value.cols();
+  const Matrix<S>& dy = pre_activation_grad(state.act, n, n.workspace[0]);
+  const Matrix<S>& w = t.parent_value(n, 0);
+  const auto x = as_pixels(t.parent_value(n, 1), g.grid_channels);  // C_in x positions
+  Matrix<S>& dcols = n.workspace[1];
+  dcols.resize(g.patch_size(), g.positions(batch));
+  im2col(g, dy.data(), batch, dcols.data());
+  accumulate_products(
+      t, n, double(w.rows()) * double(w.cols()) * double(dcols.cols()),
+      [&] { accumulate_product(t, n, 0, x, dcols.transpose()); },
+      [&] { accumulate_product(t, n, 1, w, dcols); });
+  if (state.has_bias && t.parent_requires_grad(n, 2))
+    t.accumulate(n, 2, as_pixels(dy, g.image_channels).rowwise().sum());
+}
+
+/// Records conv2d (Transposed false) or conv_transpose2d (true) of x with
+/// weights w and bias *b (none if b is null).
+template <bool Transposed, class Act, class S>
+Var<S> record_convolution(const Act& act, Var<S> w, Var<S> x, const Var<S>* b, const ConvGeometry& g) {
+  const char* op = Transposed ? "conv_transpose2d" : "conv2d";
+  const ImageShape in = Transposed ? g.grid() : g.image(), out = Transposed ? g.image() : g.grid();
+  check_conv_operands(op, g, w, x, b, in, g.grid_channels, g.patch_size(), out.channels);
+  Tape<S>& tape = w.tape();
+  const Index batch = x.cols();
+  constexpr typename Node<S>::Backward backward = Transposed ? conv_transpose2d_backward<S, Act> : conv2d_backward<S, Act>;
+  Var<S> result = b ? tape.record(out.size(), batch, {w, x, *b}, backward) : tape.record(out.size(), batch, {w, x}, backward);
+  Node<S>& node = tape.node(result);
+  node.store(ConvState<Act>{g, act, b != nullptr});
+  auto y = as_pixels(node.value, out.channels);
+  if (b)
+    y.colwise() = b->value().col(0);
+  else if (Transposed)
+    y.setZero();
+  if constexpr (Transposed) {
+    // The windows' contributions, then folded onto the (bias-filled) images.
+    Matrix<S>& cols = node.workspace[1];
+    cols.resize(g.patch_size(), g.positions(batch));
+    gemm(cols, w.value().transpose(), as_pixels(x.value(), in.channels), false);
+    col2im(g, cols.data(), batch, node.value.data());
+  } else {
+    Matrix<S>& cols = node.cache;
+    cols.resize(g.patch_size(), g.positions(batch));
+    im2col(g, x.value().data(), batch, cols.data());
+    gemm(y, w.value(), cols, b != nullptr);
+  }
+  if constexpr (!Act::is_identity) node.value.array() = act.apply(node.value.array());
+  return result;
+}
+
+}  // namespace detail
+
+/// Y = act(conv(W, X) + b): X is g.image() x batch, W is g.grid_channels x
+/// g.patch_size() (a filter a row), b is g.grid_channels x 1; Y is g.grid() x
+/// batch. One node.
+template <class Act, class S>
+Var<S> conv2d(const Act& act, Var<S> w, Var<S> x, Var<S> b, const ConvGeometry& g) {
+  return detail::record_convolution<false>(act, w, x, &b, g);
+}
+
+/// conv2d without a bias.
+template <class Act, class S>
+Var<S> conv2d(const Act& act, Var<S> w, Var<S> x, const ConvGeometry& g) {
+  return detail::record_convolution<false, Act, S>(act, w, x, nullptr, g);
+}
+
+/// Y = act(conv_transpose(W, X) + b), the data gradient of conv2d with the
+/// same geometry: X is g.grid() x batch, W is g.grid_channels x g.patch_size()
+/// (PyTorch's ConvTranspose2d weight, in_channels first), b is
+/// g.image_channels x 1; Y is g.image() x batch. One node.
+template <class Act, class S>
+Var<S> conv_transpose2d(const Act& act, Var<S> w, Var<S> x, Var<S> b, const ConvGeometry& g) {
+  return detail::record_convolution<true>(act, w, x, &b, g);
+}
+
+/// conv_transpose2d without a bias.
+template <class Act, class S>
+Var<S> conv_transpose2d(const Act& act, Var<S> w, Var<S> x, const ConvGeometry& g) {
+  return detail::record_convolution<true, Act, S>(act, w, x, nullptr, g);
+}
+
+}  // namespace latent
