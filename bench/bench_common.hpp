@@ -155,6 +155,13 @@ struct AffineUse {
   int forwards, weight_grads, input_grads;
 };
 
+/// A convolution as an AffineUse: its three products each multiply a
+/// channels x patch weight by patch x (pixels * batch) windows, as an affine
+/// map from `patch` inputs to channels * pixels outputs does per example.
+inline AffineUse conv_use(const latent::ConvGeometry& g, int forwards, int weight_grads, int input_grads) {
+  return {g.patch_size(), Index(g.grid_channels) * g.grid_height * g.grid_width, forwards, weight_grads, input_grads};
+}
+
 /// FLOPs of the products a step performs: 2 in out batch each.
 inline double step_flops(const std::vector<AffineUse>& uses, Index batch) {
   double flops = 0;
@@ -189,7 +196,109 @@ struct VaeModel {
   }
 };
 
+/// The convolutional VAE of examples/vae_mnist --arch conv: encoder
+/// Conv2d(1, 32, k4, s2, p1) 14x14 ReLU, Conv2d(32, 64, k4, s2, p1) 7x7 ReLU,
+/// flatten 3136, Dense 400 ReLU, mu and logvar (20 each); decoder Dense 20 ->
+/// 400 ReLU, Dense 3136 ReLU, 64x7x7, ConvTranspose2d(64, 32, k4, s2, p1)
+/// 14x14 ReLU, ConvTranspose2d(32, 1, k4, s2, p1) 28x28 Bernoulli logits;
+/// biases everywhere, PyTorch's default initialization.
+struct ConvVaeModel {
+  using S = float;
+  using Init = latent::FanInUniform;
+  using EncoderBody = latent::Sequential<latent::Conv2d<S, latent::ReLU, Init>, latent::Conv2d<S, latent::ReLU, Init>,
+                                         latent::Flatten<S>, latent::Dense<S, latent::ReLU, Init>>;
+  using DecoderBody = latent::Sequential<latent::Dense<S, latent::ReLU, Init>, latent::Dense<S, latent::ReLU, Init>, latent::Reshape<S>,
+                                         latent::ConvTranspose2d<S, latent::ReLU, Init>, latent::ConvTranspose2d<S, latent::Identity, Init>>;
+  using Encoder = latent::GaussianEncoder<EncoderBody>;
+  using Decoder = latent::Decoder<DecoderBody>;
+  using Model = latent::Vae<Encoder, Decoder, latent::Bernoulli>;
+
+  static constexpr Index latent_size = 20, hidden = 400;
+  static latent::Kernel down() { return latent::Kernel(4).stride(2).padding(1); }
+
+  static Model make(latent::Rng& rng) {
+    EncoderBody encoder(latent::Conv2d<S, latent::ReLU, Init>({1, 28, 28}, 32, down(), rng),
+                        latent::Conv2d<S, latent::ReLU, Init>({32, 14, 14}, 64, down(), rng), latent::Flatten<S>({64, 7, 7}),
+                        latent::Dense<S, latent::ReLU, Init>(3136, hidden, rng));
+    DecoderBody decoder(latent::Dense<S, latent::ReLU, Init>(latent_size, hidden, rng), latent::Dense<S, latent::ReLU, Init>(hidden, 3136, rng),
+                        latent::Reshape<S>({64, 7, 7}), latent::ConvTranspose2d<S, latent::ReLU, Init>({64, 7, 7}, 32, down(), rng),
+                        latent::ConvTranspose2d<S, latent::Identity, Init>({32, 14, 14}, 1, down(), rng));
+    return Model(Encoder(std::move(encoder), latent_size, rng), Decoder(std::move(decoder)));
+  }
+
+  /// A step: the first convolution reads data (no input gradient); every
+  /// other layer runs forward, weight and input gradients once.
+  static double flops(Index batch) {
+    using latent::ConvGeometry;
+    return step_flops({conv_use(ConvGeometry::convolution("", {1, 28, 28}, 32, down()), 1, 1, 0),
+                       conv_use(ConvGeometry::convolution("", {32, 14, 14}, 64, down()), 1, 1, 1),
+                       {3136, hidden, 1, 1, 1},
+                       {hidden, latent_size, 1, 1, 1},
+                       {hidden, latent_size, 1, 1, 1},
+                       {latent_size, hidden, 1, 1, 1},
+                       {hidden, 3136, 1, 1, 1},
+                       conv_use(ConvGeometry::transposed("", {64, 7, 7}, 32, down()), 1, 1, 1),
+                       conv_use(ConvGeometry::transposed("", {32, 14, 14}, 1, down()), 1, 1, 1)},
+                      batch);
+  }
+};
+
 #if LATENT_BENCH_HAS_GAN
+/// The DCGAN of the libtorch C++ example and dlib's dnn_dcgan_train_ex, 28x28,
+/// no biases, PyTorch's default initialization, non-saturating BCE:
+/// G: z(100) as 100x1x1, ConvTranspose2d(100, 256, k4) 4x4, BN ReLU,
+///    ConvTranspose2d(256, 128, k3, s2, p1) 7x7, BN ReLU,
+///    ConvTranspose2d(128, 64, k4, s2, p1) 14x14, BN ReLU,
+///    ConvTranspose2d(64, 1, k4, s2, p1) 28x28 tanh;
+/// D: Conv2d(1, 64, k4, s2, p1) 14x14 LeakyReLU(0.2),
+///    Conv2d(64, 128, k4, s2, p1) 7x7, BN LeakyReLU(0.2),
+///    Conv2d(128, 256, k4, s2, p1) 3x3, BN LeakyReLU(0.2),
+///    Conv2d(256, 1, k3) 1x1: one logit.
+struct DcganModel {
+  using S = float;
+  using Up = latent::ConvTranspose2d<S>;
+  using Down = latent::Conv2d<S>;
+  using GeneratorBody = latent::Sequential<Up, latent::BatchNorm<S, latent::ReLU>, Up, latent::BatchNorm<S, latent::ReLU>, Up,
+                                           latent::BatchNorm<S, latent::ReLU>, latent::ConvTranspose2d<S, latent::Tanh>>;
+  using DiscriminatorBody = latent::Sequential<latent::Conv2d<S, latent::LeakyReLU>, Down, latent::BatchNorm<S, latent::LeakyReLU>, Down,
+                                               latent::BatchNorm<S, latent::LeakyReLU>, Down>;
+  using Generator = latent::Generator<GeneratorBody, latent::Identity>;
+  using Discriminator = latent::Discriminator<DiscriminatorBody>;
+  using Model = latent::Gan<Generator, Discriminator, latent::NonSaturatingBce>;
+
+  static constexpr Index noise = 100;
+  static latent::Kernel k(Index size) { return latent::Kernel(size).bias(false); }
+  static latent::Kernel half(Index size) { return k(size).stride(2).padding(1); }
+
+  static Model make(latent::Rng& rng) {
+    GeneratorBody g(Up({noise, 1, 1}, 256, k(4), rng), latent::BatchNorm<S, latent::ReLU>(latent::ImageShape{256, 4, 4}),
+                    Up({256, 4, 4}, 128, half(3), rng), latent::BatchNorm<S, latent::ReLU>(latent::ImageShape{128, 7, 7}),
+                    Up({128, 7, 7}, 64, half(4), rng), latent::BatchNorm<S, latent::ReLU>(latent::ImageShape{64, 14, 14}),
+                    latent::ConvTranspose2d<S, latent::Tanh>({64, 14, 14}, 1, half(4), rng));
+    DiscriminatorBody d(latent::Conv2d<S, latent::LeakyReLU>({1, 28, 28}, 64, half(4), rng), Down({64, 14, 14}, 128, half(4), rng),
+                        latent::BatchNorm<S, latent::LeakyReLU>(latent::ImageShape{128, 7, 7}), Down({128, 7, 7}, 256, half(4), rng),
+                        latent::BatchNorm<S, latent::LeakyReLU>(latent::ImageShape{256, 3, 3}), Down({256, 3, 3}, 1, k(3), rng));
+    return Model(Generator(std::move(g)), Discriminator(std::move(d)));
+  }
+
+  /// A step as GanTrainer runs it (see GanModel::flops): G forward once; D on
+  /// real and on fake (forward, weight gradients; input gradients above its
+  /// first layer); D on fake again, frozen (forward, input gradients down to
+  /// the images); G's backward (weight gradients; input gradients above the noise).
+  static double flops(Index batch) {
+    using latent::ConvGeometry;
+    return step_flops({conv_use(ConvGeometry::transposed("", {noise, 1, 1}, 256, k(4)), 1, 1, 0),
+                       conv_use(ConvGeometry::transposed("", {256, 4, 4}, 128, half(3)), 1, 1, 1),
+                       conv_use(ConvGeometry::transposed("", {128, 7, 7}, 64, half(4)), 1, 1, 1),
+                       conv_use(ConvGeometry::transposed("", {64, 14, 14}, 1, half(4)), 1, 1, 1),
+                       conv_use(ConvGeometry::convolution("", {1, 28, 28}, 64, half(4)), 3, 2, 1),
+                       conv_use(ConvGeometry::convolution("", {64, 14, 14}, 128, half(4)), 3, 2, 3),
+                       conv_use(ConvGeometry::convolution("", {128, 7, 7}, 256, half(4)), 3, 2, 3),
+                       conv_use(ConvGeometry::convolution("", {256, 3, 3}, 1, k(3)), 3, 2, 3)},
+                      batch);
+  }
+};
+
 /// The default MLP GAN of examples/gan_mnist: generator 100-256-512-784
 /// (LeakyReLU 0.2, tanh output), discriminator 784-512-256-1 (LeakyReLU 0.2,
 /// one logit), PyTorch's default initialization, non-saturating BCE loss,

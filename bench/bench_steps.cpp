@@ -6,6 +6,8 @@
 //   BM_GanTrainStep/<batch>  the default MLP GAN: one discriminator step on
 //                            real + fake, one non-saturating generator step,
 //                            both Adam
+//   BM_ConvVaeTrainStep/<batch>  the convolutional VAE (vae_mnist --arch conv)
+//   BM_DcganTrainStep/<batch>    the DCGAN (gan_mnist --arch dcgan)
 // FLOP/s counts the products each step performs (see bench_common.hpp).
 #include <latent/train/vae_trainer.hpp>
 
@@ -41,6 +43,15 @@ void BM_VaeTrainStep(benchmark::State& state) {
 }
 BENCHMARK(BM_VaeTrainStep)->Arg(128)->Arg(32)->Arg(512)->Unit(benchmark::kMillisecond);
 
+void BM_ConvVaeTrainStep(benchmark::State& state) {
+  using latent_bench::ConvVaeModel;
+  latent::Rng rng(1);
+  ConvVaeModel::Model vae = ConvVaeModel::make(rng);
+  latent::VaeTrainer<ConvVaeModel::Model> trainer(vae, latent::Adam<float>(1e-3f));
+  run_steps(state, trainer, ConvVaeModel::flops(state.range(0)));
+}
+BENCHMARK(BM_ConvVaeTrainStep)->Arg(128)->Unit(benchmark::kMillisecond);
+
 #if LATENT_BENCH_HAS_GAN
 void BM_GanTrainStep(benchmark::State& state) {
   using latent_bench::GanModel;
@@ -50,6 +61,15 @@ void BM_GanTrainStep(benchmark::State& state) {
   run_steps(state, trainer, GanModel::flops(state.range(0)));
 }
 BENCHMARK(BM_GanTrainStep)->Arg(128)->Arg(32)->Arg(512)->Unit(benchmark::kMillisecond);
+
+void BM_DcganTrainStep(benchmark::State& state) {
+  using latent_bench::DcganModel;
+  latent::Rng rng(1);
+  DcganModel::Model gan = DcganModel::make(rng);
+  latent::GanTrainer<DcganModel::Model> trainer(gan);
+  run_steps(state, trainer, DcganModel::flops(state.range(0)));
+}
+BENCHMARK(BM_DcganTrainStep)->Arg(64)->Unit(benchmark::kMillisecond);
 #endif
 
 }  // namespace
