@@ -7,6 +7,7 @@
 #include <limits>
 #include <vector>
 
+#include "gan_test_helpers.hpp"
 #include "helpers.hpp"
 #include <latent/models/gan.hpp>
 #include <latent/models/vae.hpp>
@@ -58,13 +59,7 @@ ConvGan make_gan(latent::Rng& rng) {
                  latent::Discriminator<DiscriminatorBody>(std::move(d)));
 }
 
-latent::FitOptions quiet_fit(int epochs, Index batch) {
-  latent::FitOptions options;
-  options.epochs = epochs;
-  options.batch_size = batch;
-  options.progress = latent::Progress::Mode::quiet;
-  return options;
-}
+using test::quiet_fit;
 
 // Mean over generated images (in [-1, 1]) of the squared distance to the
 // nearest training image (scaled to [-1, 1] the same way).
@@ -181,4 +176,15 @@ TEST_CASE("composites name their buffers as they name their parameters, and pass
     REQUIRE_FALSE(gan.discriminator().body().layer<2>().training());
   }
   REQUIRE_FALSE(gan.training());  // restored to the mode it had
+}
+
+TEST_CASE("a GAN with BatchNorm resumed from a checkpoint continues exactly as an uninterrupted one", "[gan][conv][checkpoint]") {
+  // The running statistics are buffers: the checkpoint carries them.
+  const auto data = test::bars(96, 101);
+  test::require_bit_exact_resume(
+      [](std::uint64_t seed) {
+        latent::Rng rng(seed);
+        return make_gan(rng);
+      },
+      102, data, 1, 2, 32);
 }

@@ -101,6 +101,21 @@ TensorSlots<S> parameter_slots(const NamedParameterList<S>& parameters) {
   return slots;
 }
 
+template <class M, class = void>
+struct has_buffers : std::false_type {};
+template <class M>
+struct has_buffers<M, std::void_t<decltype(std::declval<M&>().named_buffers())>> : std::true_type {};
+
+/// A model's parameter values, then its buffers (BatchNorm's running
+/// statistics, spectral normalization's estimates) if it has any.
+template <class Model>
+auto model_slots(Model& model) {
+  auto slots = parameter_slots(model.named_parameters());
+  if constexpr (has_buffers<Model>::value)
+    for (const auto& entry : model.named_buffers()) slots.emplace_back(entry.name, entry.value);
+  return slots;
+}
+
 template <class S>
 TensorSlots<S> optimizer_slots(const std::vector<NamedTensor<S>>& state) {
   TensorSlots<S> slots;
@@ -211,12 +226,14 @@ void restore_parameters(const Checkpoint& checkpoint, const std::string& prefix,
 ///   state.load("run/last.ckpt");   // all or nothing
 class Checkpointer {
  public:
-  /// A model (anything with named_parameters()): tensors "<name>.<parameter name>".
+  /// A model (anything with named_parameters(), and named_buffers() if it
+  /// has buffers): tensors "<name>.<parameter or buffer name>", so a resumed
+  /// run has the running statistics and power-iteration estimates it left.
   template <class Model>
   Checkpointer& add_model(const std::string& name, Model& model) {
-    return bind(name, [&model, name](Checkpoint& c) { store_parameters(c, name, model.named_parameters()); },
+    return bind(name, [&model, name](Checkpoint& c) { detail::store_tensors(c, name, detail::model_slots(model)); },
                 [&model, name](const Checkpoint& c) {
-                  return detail::plan_tensor_restore(c, name, detail::parameter_slots(model.named_parameters()), "model");
+                  return detail::plan_tensor_restore(c, name, detail::model_slots(model), "model");
                 });
   }
 
