@@ -49,15 +49,20 @@ void batch_norm_backward(Tape<S>& t, Node<S>& n) {
   const auto mean = saved.col(kMean), inverse_deviation = saved.col(kInverseDeviation), scale = saved.col(kScale);
   const auto x_hat = (x.array().colwise() - mean).colwise() * inverse_deviation;
   // Per channel: sum of dz (beta's gradient) and of dz * x_hat (gamma's).
+  // Columns 2 and 3: their means over the batch, kept here because a
+  // broadcast (colwise) operand that is an expression would be evaluated
+  // into a fresh temporary on every backward.
   Matrix<S>& sums = n.workspace[1];
-  sums.resize(channels, 2);
+  sums.resize(channels, 4);
   sums.col(0) = dz.rowwise().sum();
   sums.col(1) = (dz.array() * x_hat).rowwise().sum().matrix();
   if (t.parent_requires_grad(n, 0)) {
     if (state.batch_statistics) {
       const S inverse_count = S(1) / S(x.cols());
-      const auto mean_dz = sums.col(0).array() * inverse_count;
-      const auto mean_dz_x_hat = sums.col(1).array() * inverse_count;
+      sums.col(2) = sums.col(0) * inverse_count;
+      sums.col(3) = sums.col(1) * inverse_count;
+      const auto mean_dz = sums.col(2).array();
+      const auto mean_dz_x_hat = sums.col(3).array();
       t.accumulate_reshaped(
           n, 0, (((dz.array().colwise() - mean_dz) - x_hat.colwise() * mean_dz_x_hat).colwise() * scale).matrix());
     } else {

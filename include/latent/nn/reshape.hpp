@@ -22,10 +22,12 @@ inline ImageShape checked_image_shape(const char* layer, const ImageShape& shape
   return shape;
 }
 
-template <class S>
-void check_features(const std::string& layer, const ImageShape& shape, const Var<S>& x) {
+// The layer describes itself only when the check fails: a forward pass
+// builds no string.
+template <class Layer, class S>
+void check_features(const Layer& layer, const ImageShape& shape, const Var<S>& x) {
   if (x.rows() != shape.size())
-    throw shape_error(layer + ": expects " + std::to_string(shape.size()) + " features a column (images " + to_string(shape) +
+    throw shape_error(layer.describe() + ": expects " + std::to_string(shape.size()) + " features a column (images " + to_string(shape) +
                       "), got " + shape_string(x.value()));
 }
 
@@ -38,7 +40,7 @@ class Flatten : public Module<Flatten<S>, S> {
   explicit Flatten(const ImageShape& in) : in_(detail::checked_image_shape("Flatten", in)) {}
 
   Var<S> operator()(Var<S> x) {
-    detail::check_features(describe(), in_, x);
+    detail::check_features(*this, in_, x);
     return x;
   }
 
@@ -58,7 +60,7 @@ class Reshape : public Module<Reshape<S>, S> {
   explicit Reshape(const ImageShape& out) : out_(detail::checked_image_shape("Reshape", out)) {}
 
   Var<S> operator()(Var<S> x) {
-    detail::check_features(describe(), out_, x);
+    detail::check_features(*this, out_, x);
     return x;
   }
 
