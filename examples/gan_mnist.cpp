@@ -4,7 +4,9 @@
 // writes what it learned: a PNG grid of a fixed noise batch after every epoch,
 // the per-epoch history (losses, D(x), D(G(z)), gradient norms, class
 // histogram of a fixed batch of samples), and optionally N samples as an IDX
-// file for eval_samples.
+// file for eval_samples. --loss wgan-gp is WGAN-GP with its authors' MNIST
+// recipe; --conditional trains a conditional GAN (the digit's one-hot label
+// joins G's noise and D's image).
 #include <CLI/CLI.hpp>
 #include <latent/latent.hpp>
 #include <latent/models/gan.hpp>
@@ -16,20 +18,23 @@
 #include <filesystem>
 #include <iostream>
 #include <sstream>
+#include <vector>
 
 #include "mnist_classifier.hpp"
 #include "training_run.hpp"
 
 namespace {
 
-struct Flags : example::CommonFlags {
+struct Flags : example::CommonFlags, example::ConditionalFlags {
   Flags() { epochs = 20; }
   latent::Index noise = 100;
   std::string loss = "nonsaturating";
-  float lr_g = 2e-4f;
-  float lr_d = 2e-4f;
-  float beta1 = 0.5f;
-  int n_critic = 1;
+  // < 0: the loss's recipe (Recipe below).
+  float lr_g = -1;
+  float lr_d = -1;
+  float beta1 = -1;
+  float beta2 = -1;
+  int n_critic = -1;
   double real_label = -1;  // < 0: 0.9 for the losses with labels, 1 otherwise
   double clip_grad = 0;
   double weight_clip = -1;  // < 0: the loss's default
@@ -60,43 +65,42 @@ SpectralDiscriminator make_discriminator<SpectralDiscriminator>(latent::Index fe
       latent::Sequential<SpectralHidden, SpectralHidden, SpectralOutput>(std::move(first), std::move(second), std::move(score)));
 }
 
-/// The mode monitor's classifier: the checkpoint of train_classifier when
-/// given, else the label of the nearest of 5000 training images.
-latent::ModeMonitor<float> mode_monitor(const Flags& flags, const latent::data::Dataset& train) {
-  latent::ModeMonitor<float> monitor;
-  monitor.seed = flags.seed + 3;
-  if (!flags.classifier.empty()) {
-    auto classifier = std::make_shared<example::MnistClassifier>(example::load_classifier(flags.classifier));
-    monitor.classify = [classifier](const latent::Matrix<float>& images) {
-      // The classifier reads pixels in [0, 1]; the generator writes [-1, 1].
-      const latent::Matrix<float> unit = ((images.array() + 1.0f) * 0.5f).matrix();
-      return latent::classify(*classifier, unit).predictions;
-    };
-    return monitor;
-  }
-  const latent::data::Dataset references = train.head(5000);
-  std::vector<latent::Index> all(static_cast<std::size_t>(references.size()));
-  for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<latent::Index>(i);
-  const latent::NearestNeighbour<float> nearest(references.batch<float, latent::data::MinusOneToOne>(all),
-                                                std::vector<int>(references.labels().begin(), references.labels().end()));
-  monitor.classify = [nearest](const latent::Matrix<float>& images) { return nearest(images); };
-  return monitor;
+/// What a loss trains with unless a flag says otherwise: DCGAN's Adam (2e-4,
+/// betas 0.5 and 0.999) and one critic step per batch; for WGAN-GP its
+/// authors' MNIST recipe, Adam 1e-4 with betas 0.5 and 0.9, five critic steps
+/// on fresh batches per generator step.
+struct Recipe {
+  float lr_g, lr_d, beta1, beta2;
+  int n_critic;
+  bool fresh_critic_batches;
+};
+
+Recipe recipe(const Flags& flags) {
+  const bool gp = flags.loss == "wgan-gp";
+  const float lr = gp ? 1e-4f : 2e-4f;
+  const auto pick = [](auto flag, auto fallback) { return flag >= 0 ? flag : fallback; };
+  return {pick(flags.lr_g, lr), pick(flags.lr_d, lr), pick(flags.beta1, 0.5f), pick(flags.beta2, gp ? 0.9f : 0.999f),
+          pick(flags.n_critic, gp ? 5 : 1), gp};
 }
 
 template <class Loss, class Discriminator>
 int train(const Flags& flags, const example::Ranks& ranks) {
   using Model = latent::Gan<Generator, Discriminator, Loss>;
-  using Trainer = latent::GanTrainer<Model>;
+  using Trainer = latent::GanTrainer<Model, latent::Adam<float>, latent::Adam<float>, latent::WeightClip>;
+  example::check_conditional_flags(flags, flags);
   const auto mnist = latent::data::load_mnist(flags.data);
   const latent::Index features = mnist.train.features();
+  const latent::Index classes = flags.conditional ? example::kClasses : 0;
 
   latent::Rng init_rng(flags.seed);
-  Generator generator({flags.noise, 256, 512, features}, init_rng);
-  Discriminator discriminator = make_discriminator<Discriminator>(features, init_rng);
-  Model gan(std::move(generator), std::move(discriminator));
+  Generator generator({flags.noise + classes, 256, 512, features}, init_rng);
+  Discriminator discriminator = make_discriminator<Discriminator>(features + classes, init_rng);
+  Model gan(std::move(generator), std::move(discriminator), {}, {}, latent::Conditioning{classes});
 
+  const Recipe how = recipe(flags);
   typename Trainer::Options options;
-  options.n_critic = flags.n_critic;
+  options.n_critic = how.n_critic;
+  options.fresh_critic_batches = how.fresh_critic_batches;
   // One-sided label smoothing by default: on MNIST it halved the FID of
   // 20 epochs and spread the samples over the ten digits (README, "GAN").
   if (flags.real_label >= 0)
@@ -104,38 +108,54 @@ int train(const Flags& flags, const example::Ranks& ranks) {
   else if (Loss::uses_labels)
     options.real_label = 0.9;
   options.clip_grad_norm = flags.clip_grad;
-  if (flags.weight_clip >= 0) options.weight_clip = flags.weight_clip;
+  options.lipschitz.bound = flags.weight_clip >= 0 ? flags.weight_clip : flags.loss == "wgan" ? 0.01 : 0.0;
   options.seed = flags.seed;
-  Trainer trainer(gan, latent::Adam<float>(flags.lr_g, flags.beta1), latent::Adam<float>(flags.lr_d, flags.beta1), options);
-  trainer.monitor_modes(mode_monitor(flags, mnist.train));
+  Trainer trainer(gan, latent::Adam<float>(how.lr_g, how.beta1, how.beta2), latent::Adam<float>(how.lr_d, how.beta1, how.beta2),
+                  options);
+  trainer.monitor_modes(example::mode_monitor(flags.classifier, flags.seed + 3, mnist.train));
 
-  latent::Matrix<float> fixed_noise(gan.noise_dim(), 64);
+  // The pictures' fixed noise: 8 x 8 samples, or a row of 10 per digit.
+  const latent::Index tiles = flags.conditional ? classes * 10 : 64;
+  latent::Matrix<float> fixed_noise(gan.noise_dim(), tiles);
   latent::Rng fixed_rng(flags.seed + 1);
   gan.sample_noise(fixed_noise, fixed_rng);
+  const latent::Matrix<float> fixed_labels =
+      flags.conditional ? latent::data::one_hot<float>(example::class_rows(10), classes) : latent::Matrix<float>();
   const latent::History history = example::fit_with_files(
       trainer, mnist, flags, ranks,
       [&](const std::filesystem::path& out, const latent::EpochRecord& record) {
         char name[32];
         std::snprintf(name, sizeof name, "samples_epoch_%03d.png", record.epoch);
-        latent::data::write_png_grid((out / name).string(), gan.generate(fixed_noise), mnist.train.rows(), mnist.train.cols(),
-                                     8, 8, latent::data::PixelRange::minus_one_to_one);
+        latent::data::write_png_grid((out / name).string(), gan.generate(fixed_noise, fixed_labels), mnist.train.rows(),
+                                     mnist.train.cols(), flags.conditional ? classes : 8, flags.conditional ? 10 : 8,
+                                     latent::data::PixelRange::minus_one_to_one);
       });
   if (!ranks.writes()) return 0;
 
-  if (!flags.samples_out.empty()) {
+  double cond_acc = std::nan("");
+  if (!flags.samples_out.empty() || (flags.conditional && !flags.classifier.empty())) {
     latent::Rng sample_rng(flags.seed + 2);
-    latent::data::write_samples_idx(flags.samples_out, gan.sample(flags.samples, sample_rng), mnist.train.rows(),
-                                    mnist.train.cols(), latent::data::PixelRange::minus_one_to_one);
-    std::cout << "wrote " << flags.samples << " samples to " << flags.samples_out << "\n";
+    const std::vector<int> labels = flags.conditional ? example::balanced_labels(flags.samples) : std::vector<int>();
+    const latent::Matrix<float> samples = flags.conditional ? gan.sample(labels, sample_rng) : gan.sample(flags.samples, sample_rng);
+    if (!flags.samples_out.empty()) {
+      latent::data::write_samples_idx(flags.samples_out, samples, mnist.train.rows(), mnist.train.cols(),
+                                      latent::data::PixelRange::minus_one_to_one);
+      std::cout << "wrote " << flags.samples << " samples to " << flags.samples_out << "\n";
+    }
+    if (!flags.labels_out.empty()) example::write_labels_idx(flags.labels_out, labels);
+    if (flags.conditional && !flags.classifier.empty())
+      cond_acc = example::conditional_accuracy(flags.classifier, samples, latent::data::PixelRange::minus_one_to_one, labels);
   }
 
   std::ostringstream json;
   json << "{\"model\":\"gan\",\"loss\":\"" << Loss::name << "\",\"spectral_norm\":" << (flags.spectral_norm ? "true" : "false")
-       << ",\"epochs\":" << trainer.epochs_done() << ",\"ranks\":" << ranks.size() << ",\"threads\":" << latent::num_threads()
-       << ",\"batch\":" << flags.batch << ",\"train_examples\":" << mnist.train.size();
+       << ",\"conditional\":" << (flags.conditional ? "true" : "false") << ",\"epochs\":" << trainer.epochs_done()
+       << ",\"ranks\":" << ranks.size() << ",\"threads\":" << latent::num_threads() << ",\"batch\":" << flags.batch
+       << ",\"train_examples\":" << mnist.train.size();
   for (const char* figure : {"train_d_loss", "train_g_loss", "train_d_real", "train_d_fake", "train_d_grad_norm",
-                             "train_g_grad_norm", "test_d_real", "mode_entropy"})
+                             "train_g_grad_norm", "train_d_penalty", "test_d_real", "mode_entropy"})
     json << ",\"" << figure << "\":" << example::json_number(example::last_figure(history, figure));
+  if (flags.conditional) json << ",\"cond_acc\":" << example::json_number(cond_acc);
   json << ",\"epoch_seconds\":" << example::epoch_seconds_json(history)
        << ",\"sync_ms\":" << example::json_number(example::last_figure(history, "sync_ms")) << "}";
   std::cout << json.str() << std::endl;
@@ -152,6 +172,7 @@ int run(const Flags& flags, const example::Ranks& ranks) {
   if (flags.loss == "nonsaturating") return train_with<latent::NonSaturatingBce>(flags, ranks);
   if (flags.loss == "lsgan") return train_with<latent::LeastSquares>(flags, ranks);
   if (flags.loss == "hinge") return train_with<latent::Hinge>(flags, ranks);
+  if (flags.loss == "wgan-gp") return train_with<latent::WassersteinGp>(flags, ranks);
   return train_with<latent::Wasserstein>(flags, ranks);
 }
 
@@ -160,17 +181,23 @@ int run(const Flags& flags, const example::Ranks& ranks) {
 int main(int argc, char** argv) {
   Flags flags;
   CLI::App app{"Trains a GAN on MNIST-format data: G z(100)-256-512-784 tanh, D 784-512-256-1, LeakyReLU(0.2) hidden,\n"
-               "Adam (beta1 0.5) for each network, pixels in [-1, 1]. The last line printed is one JSON object with the figures."};
+               "Adam for each network, pixels in [-1, 1]. An epoch is (examples / batch) discriminator steps, a generator step\n"
+               "after every --n-critic of them; for --loss wgan-gp an epoch is (examples / batch) generator steps, each after\n"
+               "--n-critic critic steps on fresh batches (the WGAN-GP paper counts generator iterations). The last line printed\n"
+               "is one JSON object with the figures."};
   example::add_common_flags(app, flags, "folder for a PNG grid of a fixed noise batch after every epoch, and history.csv",
                             "write samples to this IDX3 ubyte file at the end (for eval_samples)");
   app.add_option("--noise", flags.noise, "noise dimensions (the generator's input)")->capture_default_str()->check(CLI::Range(1, 1 << 16));
   app.add_option("--loss", flags.loss, "GAN loss")
       ->capture_default_str()
-      ->check(CLI::IsMember({"minimax", "nonsaturating", "lsgan", "hinge", "wgan"}));
-  app.add_option("--lr-g", flags.lr_g, "the generator's Adam learning rate")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--lr-d", flags.lr_d, "the discriminator's Adam learning rate")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--beta1", flags.beta1, "Adam's beta1, both networks")->capture_default_str()->check(CLI::Range(0.0, 0.999999));
-  app.add_option("--n-critic", flags.n_critic, "discriminator steps per generator step")->capture_default_str()->check(CLI::Range(1, 1000));
+      ->check(CLI::IsMember({"minimax", "nonsaturating", "lsgan", "hinge", "wgan", "wgan-gp"}));
+  app.add_option("--lr-g", flags.lr_g, "the generator's Adam learning rate (default 2e-4; 1e-4 for wgan-gp)")->check(CLI::PositiveNumber);
+  app.add_option("--lr-d", flags.lr_d, "the discriminator's Adam learning rate (default 2e-4; 1e-4 for wgan-gp)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--beta1", flags.beta1, "Adam's beta1, both networks (default 0.5)")->check(CLI::Range(0.0, 0.999999));
+  app.add_option("--beta2", flags.beta2, "Adam's beta2, both networks (default 0.999; 0.9 for wgan-gp)")->check(CLI::Range(0.0, 0.999999));
+  app.add_option("--n-critic", flags.n_critic, "discriminator steps per generator step (default 1; 5 for wgan-gp)")
+      ->check(CLI::Range(1, 1000));
   app.add_option("--real-label", flags.real_label,
                  "target of real images (< 1: one-sided label smoothing; BCE and lsgan losses; default 0.9 for those, else 1)")
       ->check(CLI::Range(0.5, 1.0));
@@ -181,7 +208,9 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--spectral-norm", flags.spectral_norm, "spectrally normalize D's weights (power iteration, one step per D step)");
   app.add_option("--classifier", flags.classifier,
-                 "classifier checkpoint of train_classifier for the mode-collapse monitor (default: nearest training image)");
+                 "classifier checkpoint of train_classifier for the mode-collapse monitor (default: nearest training image); "
+                 "with --conditional it also judges --samples samples, reported as cond_acc");
+  example::add_conditional_flags(app, flags, "GAN");
   CLI11_PARSE(app, argc, argv);
   return example::run_training("gan_mnist", app, flags, [&](const example::Ranks& ranks) { return run(flags, ranks); });
 }

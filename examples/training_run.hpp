@@ -4,7 +4,10 @@
 // history.csv under --out (every epoch of the run, those before a resumed
 // checkpoint included; rank 0 alone, under --distributed); then the pieces
 // of their closing JSON line. And the flags both take, with the error
-// handling around their run.
+// handling around their run, and what the conditional models
+// (--conditional) add: labels for balanced samples, the labels file, a grid
+// with one row per class, and the share of samples the classifier puts in
+// the class asked for (cond_acc).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -15,8 +18,12 @@
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <string>
+#include <vector>
+
+#include "mnist_classifier.hpp"
 
 namespace example {
 
@@ -130,6 +137,92 @@ inline std::string epoch_seconds_json(const latent::History& history) {
   for (std::size_t i = 0; i < history.epochs().size(); ++i)
     list += (i ? "," : "") + json_number(history.epochs()[i].get("seconds"));
   return list + "]";
+}
+
+/// The mode monitor's classifier: the checkpoint of train_classifier when
+/// given, else the label of the nearest of 5000 training images; images in
+/// [-1, 1] as the GAN-like examples make them.
+inline latent::ModeMonitor<float> mode_monitor(const std::string& classifier_path, std::uint64_t seed,
+                                               const latent::data::Dataset& train) {
+  latent::ModeMonitor<float> monitor;
+  monitor.seed = seed;
+  if (!classifier_path.empty()) {
+    auto classifier = std::make_shared<example::MnistClassifier>(example::load_classifier(classifier_path));
+    monitor.classify = [classifier](const latent::Matrix<float>& images) {
+      // The classifier reads pixels in [0, 1]; the generator writes [-1, 1].
+      const latent::Matrix<float> unit = ((images.array() + 1.0f) * 0.5f).matrix();
+      return latent::classify(*classifier, unit).predictions;
+    };
+    return monitor;
+  }
+  const latent::data::Dataset references = train.head(5000);
+  std::vector<latent::Index> all(static_cast<std::size_t>(references.size()));
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<latent::Index>(i);
+  const latent::NearestNeighbour<float> nearest(references.batch<float, latent::data::MinusOneToOne>(all),
+                                                std::vector<int>(references.labels().begin(), references.labels().end()));
+  monitor.classify = [nearest](const latent::Matrix<float>& images) { return nearest(images); };
+  return monitor;
+}
+
+/// The classes of MNIST's digits, which conditional models are conditioned on.
+inline constexpr latent::Index kClasses = 10;
+
+/// The flags of the examples that train conditional models.
+struct ConditionalFlags {
+  bool conditional = false;
+  std::string labels_out;
+};
+
+inline void add_conditional_flags(CLI::App& app, ConditionalFlags& flags, const std::string& model) {
+  app.add_flag("--conditional", flags.conditional,
+               "a conditional " + model + ": one-hot labels join the networks' inputs; samples.png has one row per class, "
+               "--samples-out draws --samples / 10 samples of each class");
+  app.add_option("--labels-out", flags.labels_out,
+                 "with --conditional and --samples-out: write the class each sample was drawn for, IDX1 ubyte, same order");
+}
+
+/// Refuses flag combinations that cannot work, before any training.
+inline void check_conditional_flags(const CommonFlags& common, const ConditionalFlags& flags) {
+  if (!flags.labels_out.empty() && (!flags.conditional || common.samples_out.empty()))
+    throw latent::error("--labels-out needs --conditional and --samples-out (the labels are those the samples were drawn for)");
+  if (flags.conditional && common.samples % kClasses != 0)
+    throw latent::error("--samples " + std::to_string(common.samples) + " is not a multiple of the " + std::to_string(kClasses) +
+                        " classes; a conditional model draws as many samples of each class");
+}
+
+/// n labels cycling through the classes: as many of each (n a multiple of classes).
+inline std::vector<int> balanced_labels(latent::Index n, latent::Index classes = kClasses) {
+  std::vector<int> labels(static_cast<std::size_t>(n));
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int>(static_cast<latent::Index>(i) % classes);
+  return labels;
+}
+
+/// The labels of a rows x cols grid with one row per class.
+inline std::vector<int> class_rows(latent::Index cols, latent::Index classes = kClasses) {
+  std::vector<int> labels(static_cast<std::size_t>(classes * cols));
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int>(static_cast<latent::Index>(i) / cols);
+  return labels;
+}
+
+/// Writes labels as an IDX1 unsigned-byte file (atomically).
+inline void write_labels_idx(const std::string& path, const std::vector<int>& labels) {
+  const std::vector<std::uint8_t> bytes(labels.begin(), labels.end());
+  latent::data::write_idx_ubyte(path, {bytes.size()}, bytes);
+}
+
+/// The share of `images` (pixels in `range`, as written to an IDX file) that
+/// the classifier of train_classifier (checkpoint `classifier_path`) puts in
+/// the class each was drawn for.
+inline double conditional_accuracy(const std::string& classifier_path, const latent::Matrix<float>& images,
+                                   latent::data::PixelRange range, const std::vector<int>& labels) {
+  example::MnistClassifier classifier = example::load_classifier(classifier_path);
+  // The bytes an IDX file would hold, read back as the classifier reads images: [0, 1].
+  const bool unit = range == latent::data::PixelRange::zero_to_one;
+  const float scale = unit ? 1.0f : 0.5f, offset = unit ? 0.0f : 0.5f;
+  const latent::Matrix<float> pixels =
+      (((images.array() * scale + offset).max(0.0f).min(1.0f) * 255.0f).round() / 255.0f).matrix();
+  const std::vector<std::uint8_t> expected(labels.begin(), labels.end());
+  return latent::classify(classifier, pixels).accuracy(expected);
 }
 
 }  // namespace example

@@ -1,21 +1,26 @@
 // vae_mnist: trains a variational autoencoder on MNIST-format data (MNIST or
 // Fashion-MNIST) and writes what it learned: reconstructions, prior samples,
 // an interpolation, the per-epoch history, and optionally N samples as an
-// IDX file and the importance-weighted test log-likelihood.
+// IDX file and the importance-weighted test log-likelihood. With
+// --conditional it trains a conditional VAE (the digit's one-hot label joins
+// the encoder's input and the code) and draws samples of chosen digits.
 #include <CLI/CLI.hpp>
 #include <latent/latent.hpp>
 
 #include "training_run.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
+#include <vector>
 
 namespace {
 
-struct Flags : example::CommonFlags {
+struct Flags : example::CommonFlags, example::ConditionalFlags {
   Flags() { epochs = 10; }
+  std::string classifier;
   latent::Index hidden = 400;
   latent::Index latent_size = 20;
   float lr = 6e-3f;
@@ -30,30 +35,47 @@ using Model = latent::Vae<Encoder, Decoder, latent::Bernoulli>;
 using Trainer = latent::VaeTrainer<Model>;
 
 // Pictures of what the model does now, in out/: 64 test images beside their
-// reconstructions, 64 prior samples, and a walk between two test codes.
+// reconstructions, prior samples (8 x 8; a conditional VAE: one row of 10 per
+// digit), and a walk between two test codes (a conditional VAE holds the
+// first image's label).
 void write_pictures(Model& vae, const latent::data::Dataset& test, const std::filesystem::path& out, std::uint64_t seed) {
   using latent::data::PixelRange;
   const latent::Index side = test.rows();
   std::vector<latent::Index> first(64);
   for (latent::Index i = 0; i < 64; ++i) first[static_cast<std::size_t>(i)] = i;
   const latent::Matrix<float> inputs = test.batch<float>(first);
+  const bool conditional = vae.classes() > 0;
+  const latent::Matrix<float> labels =
+      conditional ? latent::data::one_hot<float>(std::vector<std::uint8_t>(test.labels().begin(), test.labels().begin() + 64),
+                                                 vae.classes())
+                  : latent::Matrix<float>();
   latent::data::write_png_grid((out / "reconstructions.png").string(),
-                               latent::data::interleave_columns(inputs, vae.reconstruct(inputs)), side, test.cols(), 8, 16,
-                               PixelRange::zero_to_one);
+                               latent::data::interleave_columns(inputs, vae.reconstruct(inputs, labels)), side, test.cols(), 8,
+                               16, PixelRange::zero_to_one);
   latent::Rng rng(seed);
-  latent::data::write_png_grid((out / "samples.png").string(), vae.sample(64, rng), side, test.cols(), 8, 8,
-                               PixelRange::zero_to_one);
-  const latent::Matrix<float> codes = vae.encode(inputs.leftCols(2));
-  latent::data::write_png_grid((out / "interpolation.png").string(), vae.interpolate(codes.col(0), codes.col(1), 10), side,
-                               test.cols(), 1, 10, PixelRange::zero_to_one);
+  if (conditional)
+    latent::data::write_png_grid((out / "samples.png").string(), vae.sample(example::class_rows(10), rng), side, test.cols(),
+                                 example::kClasses, 10, PixelRange::zero_to_one);
+  else
+    latent::data::write_png_grid((out / "samples.png").string(), vae.sample(64, rng), side, test.cols(), 8, 8,
+                                 PixelRange::zero_to_one);
+  const latent::Matrix<float> codes = vae.encode(inputs.leftCols(2), conditional ? latent::Matrix<float>(labels.leftCols(2)) : labels);
+  const latent::Matrix<float> held =
+      conditional ? latent::Matrix<float>(labels.col(0).replicate(1, 10)) : latent::Matrix<float>();
+  latent::data::write_png_grid((out / "interpolation.png").string(),
+                               vae.decode(latent::interpolation_path(codes.col(0), codes.col(1), 10), held), side, test.cols(),
+                               1, 10, PixelRange::zero_to_one);
 }
 
 int run(const Flags& flags, const example::Ranks& ranks) {
+  example::check_conditional_flags(flags, flags);
+  if (flags.conditional && flags.iw > 0) throw latent::error("--iw estimates log p(x) of an unconditional VAE; drop --conditional");
   const auto mnist = latent::data::load_mnist(flags.data);
+  const latent::Index classes = flags.conditional ? example::kClasses : 0;
   latent::Rng init_rng(flags.seed);
-  Encoder encoder({mnist.train.features(), flags.hidden}, flags.latent_size, init_rng);
-  Decoder decoder({flags.latent_size, flags.hidden, mnist.train.features()}, init_rng);
-  Model vae(std::move(encoder), std::move(decoder));
+  Encoder encoder({mnist.train.features() + classes, flags.hidden}, flags.latent_size, init_rng);
+  Decoder decoder({flags.latent_size + classes, flags.hidden, mnist.train.features()}, init_rng);
+  Model vae(std::move(encoder), std::move(decoder), {}, {}, latent::Conditioning{classes});
 
   Trainer::Options options;
   options.objective.beta = flags.beta;
@@ -67,11 +89,19 @@ int run(const Flags& flags, const example::Ranks& ranks) {
       [&](const std::filesystem::path& out, const latent::EpochRecord&) { write_pictures(vae, mnist.test, out, flags.seed); });
   if (!ranks.writes()) return 0;
 
-  if (!flags.samples_out.empty()) {
+  double cond_acc = std::nan("");
+  if (!flags.samples_out.empty() || (flags.conditional && !flags.classifier.empty())) {
     latent::Rng sample_rng(flags.seed + 1);
-    latent::data::write_samples_idx(flags.samples_out, vae.sample(flags.samples, sample_rng), mnist.test.rows(),
-                                    mnist.test.cols(), latent::data::PixelRange::zero_to_one);
-    std::cout << "wrote " << flags.samples << " samples to " << flags.samples_out << "\n";
+    const std::vector<int> labels = flags.conditional ? example::balanced_labels(flags.samples) : std::vector<int>();
+    const latent::Matrix<float> samples = flags.conditional ? vae.sample(labels, sample_rng) : vae.sample(flags.samples, sample_rng);
+    if (!flags.samples_out.empty()) {
+      latent::data::write_samples_idx(flags.samples_out, samples, mnist.test.rows(), mnist.test.cols(),
+                                      latent::data::PixelRange::zero_to_one);
+      std::cout << "wrote " << flags.samples << " samples to " << flags.samples_out << "\n";
+    }
+    if (!flags.labels_out.empty()) example::write_labels_idx(flags.labels_out, labels);
+    if (flags.conditional && !flags.classifier.empty())
+      cond_acc = example::conditional_accuracy(flags.classifier, samples, latent::data::PixelRange::zero_to_one, labels);
   }
   double iw_ll = std::nan("");
   if (flags.iw > 0) {
@@ -81,14 +111,17 @@ int run(const Flags& flags, const example::Ranks& ranks) {
   }
 
   std::ostringstream json;
-  json << "{\"model\":\"vae\",\"epochs\":" << trainer.epochs_done() << ",\"ranks\":" << ranks.size()
+  json << "{\"model\":\"vae\",\"conditional\":" << (flags.conditional ? "true" : "false")
+       << ",\"epochs\":" << trainer.epochs_done() << ",\"ranks\":" << ranks.size()
        << ",\"threads\":" << latent::num_threads() << ",\"batch\":" << flags.batch
        << ",\"train_examples\":" << mnist.train.size();
   json << ",\"train_loss\":" << example::json_number(example::last_figure(history, "train_loss"));
   json << ",\"test_loss\":" << example::json_number(example::last_figure(history, "test_loss"));
   json << ",\"epoch_seconds\":" << example::epoch_seconds_json(history);
   json << ",\"sync_ms\":" << example::json_number(example::last_figure(history, "sync_ms"));
-  json << ",\"iw_ll\":" << example::json_number(iw_ll) << "}";
+  json << ",\"iw_ll\":" << example::json_number(iw_ll);
+  if (flags.conditional) json << ",\"cond_acc\":" << example::json_number(cond_acc);
+  json << "}";
   std::cout << json.str() << std::endl;
   return 0;
 }
@@ -109,6 +142,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"cosine", "constant"}));
   app.add_option("--beta", flags.beta, "weight of the KL term (beta-VAE)")->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--iw", flags.iw, "report the importance-weighted test log-likelihood with K samples")->check(CLI::Range(1, 100000));
+  example::add_conditional_flags(app, flags, "VAE");
+  app.add_option("--classifier", flags.classifier,
+                 "with --conditional: a checkpoint of train_classifier that judges --samples samples, reported as cond_acc (the "
+                 "share it puts in the class asked for)");
   CLI11_PARSE(app, argc, argv);
   return example::run_training("vae_mnist", app, flags, [&](const example::Ranks& ranks) { return run(flags, ranks); });
 }

@@ -47,7 +47,7 @@ if [ "$mode" = --no-mpi ]; then
   expect_exit 1 "has no MPI support" "${vae[@]}" --epochs 1 --distributed
 fi
 expect_exit 0 "--samples-out" "$bin/vae_mnist" --help
-expect_exit 0 '"model":"vae","epochs":1' "${vae[@]}" --epochs 1 --out "$work/out" --checkpoint "$work/vae.ckpt" \
+expect_exit 0 '"model":"vae","conditional":false,"epochs":1' "${vae[@]}" --epochs 1 --out "$work/out" --checkpoint "$work/vae.ckpt" \
   --samples-out "$work/samples-idx3-ubyte" --samples 50 --iw 5
 for f in reconstructions.png samples.png interpolation.png history.csv; do [ -s "$work/out/$f" ] || fail "vae_mnist wrote no $f"; done
 [ "$(stat -c %s "$work/samples-idx3-ubyte")" -eq $((16 + 50 * 784)) ] || fail "samples file has the wrong size"
@@ -63,4 +63,38 @@ expect_exit 1 "truncated.ckpt" "${vae[@]}" --epochs 2 --resume "$work/truncated.
 expect_exit 1 "missing.ckpt" "${vae[@]}" --epochs 2 --resume "$work/missing.ckpt"
 expect_exit 1 "nowhere" "$bin/vae_mnist" --data "$work/nowhere" --epochs 1
 expect_exit 105 "not in range" "$bin/vae_mnist" --epochs 0
+# Conditional VAE: balanced samples and their labels; flags that cannot work are refused before training.
+expect_exit 0 '"model":"vae","conditional":true' "${vae[@]}" --epochs 1 --conditional --out "$work/cvae" \
+  --samples-out "$work/cvae-samples" --samples 50 --labels-out "$work/cvae-labels"
+[ -s "$work/cvae/samples.png" ] || fail "vae_mnist --conditional wrote no samples.png"
+[ "$(stat -c %s "$work/cvae-labels")" -eq $((8 + 50)) ] || fail "the labels file has the wrong size"
+[ "$(od -An -tu1 -j8 -N12 "$work/cvae-labels" | tr -s ' ')" = " 0 1 2 3 4 5 6 7 8 9 0 1" ] || fail "labels are not balanced"
+expect_exit 1 "multiple of the 10 classes" "${vae[@]}" --epochs 1 --conditional --samples-out "$work/x" --samples 55
+expect_exit 1 "needs --conditional and --samples-out" "${vae[@]}" --epochs 1 --samples-out "$work/x" --labels-out "$work/y"
+expect_exit 1 "unconditional" "${vae[@]}" --epochs 1 --conditional --iw 5
+
+# GANs: WGAN-GP (its epoch is counted in generator steps), a conditional GAN judged by a classifier.
+gan=("$bin/gan_mnist" --data "$work/data" --batch 50 --noise 8)
+expect_exit 0 "fresh batches" "$bin/gan_mnist" --help
+expect_exit 0 '"loss":"wgan-gp"' "${gan[@]}" --epochs 1 --loss wgan-gp --n-critic 2 --out "$work/wgan-gp"
+grep -q "d_penalty" "$work/wgan-gp/history.csv" || fail "gan_mnist --loss wgan-gp logged no penalty"
+expect_exit 0 "test_accuracy" "$bin/train_classifier" --data "$work/data" --epochs 1 --out "$work/classifier.ckpt"
+expect_exit 0 '"cond_acc":' "${gan[@]}" --epochs 1 --conditional --classifier "$work/classifier.ckpt" --out "$work/cgan" \
+  --checkpoint "$work/cgan.ckpt" --samples-out "$work/cgan-samples" --samples 20 --labels-out "$work/cgan-labels"
+expect_exit 0 "resumed from" "${gan[@]}" --epochs 2 --conditional --resume "$work/cgan.ckpt"
+expect_exit 0 '"cond_acc":' "$bin/eval_samples" --data "$work/data" --classifier "$work/classifier.ckpt" \
+  --samples "$work/cgan-samples" --labels "$work/cgan-labels"
+printf '\x00\x00\x08\x01\x00\x00\x00\x03\x01\x02\x03' >"$work/three-labels"
+expect_exit 1 "3 labels for 20 samples" "$bin/eval_samples" --data "$work/data" --classifier "$work/classifier.ckpt" \
+  --samples "$work/cgan-samples" --labels "$work/three-labels"
+
+# VAE-GAN: pictures, samples, checkpoint and resume like the others.
+vaegan=("$bin/vaegan_mnist" --data "$work/data" --batch 50 --latent 4)
+expect_exit 0 "gamma" "$bin/vaegan_mnist" --help
+expect_exit 0 '"model":"vaegan","epochs":1' "${vaegan[@]}" --epochs 1 --out "$work/vaegan" --checkpoint "$work/vaegan.ckpt" \
+  --samples-out "$work/vaegan-samples" --samples 30
+for f in reconstructions.png samples.png interpolation.png history.csv; do [ -s "$work/vaegan/$f" ] || fail "vaegan_mnist wrote no $f"; done
+[ "$(stat -c %s "$work/vaegan-samples")" -eq $((16 + 30 * 784)) ] || fail "vaegan samples file has the wrong size"
+expect_exit 0 "resumed from .* after epoch 1" "${vaegan[@]}" --epochs 2 --resume "$work/vaegan.ckpt"
+expect_exit 1 "does not fit" "$bin/vaegan_mnist" --data "$work/data" --batch 50 --latent 5 --epochs 2 --resume "$work/vaegan.ckpt"
 echo "examples: all checks passed"

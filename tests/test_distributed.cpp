@@ -329,6 +329,55 @@ GanTrainer::Options gan_options() {
   return options;
 }
 
+// A conditional WGAN-GP critic trained on fresh batches (n_critic 3): the
+// penalty's interpolates and the fresh batches must not depend on the split.
+using ConditionalGp = latent::Gan<Generator, Discriminator, latent::WassersteinGp>;
+using ConditionalGpTrainer = latent::GanTrainer<ConditionalGp>;
+
+ConditionalGp make_conditional_gp(std::uint64_t seed) {
+  latent::Rng rng(seed);
+  Generator generator({8 + 10, 32, 64}, rng);
+  Discriminator discriminator({64 + 10, 32, 1}, rng);
+  return ConditionalGp(std::move(generator), std::move(discriminator), {}, {}, latent::Conditioning{10});
+}
+
+// The Wasserstein critic loss is linear in D: where a hidden unit's slopes
+// balance over the real and generated batches, its bias gradient is exactly
+// 0 on one process and a rounding residue (1e-9) summed over ranks, which
+// Adam's first steps, g / (|g| + eps), would blow up to a sizeable step
+// (the biases start at 0). An eps of 1e-3 keeps such steps as small as the
+// residues they come from.
+ConditionalGpTrainer make_conditional_gp_trainer(ConditionalGp& gan) {
+  ConditionalGpTrainer::Options options;
+  options.n_critic = 3;
+  options.fresh_critic_batches = true;
+  const latent::Adam<float> adam(2e-4f, 0.5f, 0.9f, 1e-3f);
+  return ConditionalGpTrainer(gan, adam, adam, options);
+}
+
+using ConditionalVae = latent::Vae<Encoder, Decoder, latent::Bernoulli>;
+
+ConditionalVae make_conditional_vae(std::uint64_t seed) {
+  latent::Rng rng(seed);
+  Encoder encoder({64 + 10, 32}, 4, rng);
+  Decoder decoder({4 + 10, 32, 64}, rng);
+  return ConditionalVae(std::move(encoder), std::move(decoder), {}, {}, latent::Conditioning{10});
+}
+
+using VaeGanEncoder = latent::GaussianEncoder<latent::Mlp<float, latent::LeakyReLU>>;
+using VaeGanDecoder = latent::Decoder<latent::Mlp<float, latent::LeakyReLU, latent::Tanh>>;
+using VaeGanCritic = latent::FeatureDiscriminator<latent::Mlp<float, latent::LeakyReLU, latent::LeakyReLU>>;
+using TestVaeGan = latent::VaeGan<VaeGanEncoder, VaeGanDecoder, VaeGanCritic>;
+using VaeGanTrainer = latent::VaeGanTrainer<TestVaeGan>;
+
+TestVaeGan make_vae_gan(std::uint64_t seed) {
+  latent::Rng rng(seed);
+  VaeGanEncoder encoder({64, 32}, 4, rng);
+  VaeGanDecoder decoder({4, 32, 64}, rng);
+  VaeGanCritic critic({64, 16}, rng);
+  return TestVaeGan(std::move(encoder), std::move(decoder), std::move(critic));
+}
+
 using test::quiet_fit;
 using test::snapshot;
 using test::Snapshot;
@@ -401,6 +450,33 @@ TEST_CASE("GanTrainer on 2 and 3 ranks follows one process step by step, even an
       {"train_d_loss", "train_g_loss", "train_d_real", "train_d_grad_norm", "test_d_real"});
 }
 
+TEST_CASE("GanTrainer, conditional WGAN-GP on fresh critic batches, on 2 and 3 ranks follows one process step by step",
+          "[distributed][gan][training]") {
+  const int size = GENERATE(2, 3);
+  const Index batch = GENERATE(Index(30), Index(31));
+  CAPTURE(size, batch);
+  require_ranks_follow_one_process(size, batch, 35, make_conditional_gp, make_conditional_gp_trainer,
+                                   {"train_d_loss", "train_g_loss", "train_d_penalty", "train_d_real", "test_d_real"});
+}
+
+TEST_CASE("VaeTrainer of a conditional VAE on 2 ranks follows one process step by step", "[distributed][vae][training]") {
+  const Index batch = GENERATE(Index(30), Index(31));
+  CAPTURE(batch);
+  require_ranks_follow_one_process(2, batch, 37, make_conditional_vae,
+                                   [](ConditionalVae& vae) { return latent::VaeTrainer<ConditionalVae>(vae); },
+                                   {"train_loss", "train_kl", "test_loss"});
+}
+
+TEST_CASE("VaeGanTrainer on 2 and 3 ranks follows one process step by step, even and uneven batches",
+          "[distributed][vaegan][training]") {
+  const int size = GENERATE(2, 3);
+  const Index batch = GENERATE(Index(30), Index(31));
+  CAPTURE(size, batch);
+  require_ranks_follow_one_process(size, batch, 39, make_vae_gan, [](TestVaeGan& model) { return VaeGanTrainer(model); },
+                                   {"train_kl", "train_feature_error", "train_g_loss", "train_d_loss", "train_d_real",
+                                    "test_feature_error", "test_d_real"});
+}
+
 TEST_CASE("a batch smaller than the number of ranks: a rank without examples still takes every step",
           "[distributed][vae][training]") {
   const auto train = random_images(2, 41);
@@ -415,6 +491,29 @@ TEST_CASE("a batch smaller than the number of ranks: a rank without examples sti
     ranks[static_cast<std::size_t>(rank.rank())] = train_steps(model, trainer, train, latent::data::Dataset(), 3);
   });
   require_same_training(expected, ranks);
+
+  SECTION("the GAN with a penalty and fresh critic batches, and the VAE-GAN, too") {
+    auto gan = make_conditional_gp(43);
+    auto one_gan = make_conditional_gp_trainer(gan);
+    const auto expected_gan = train_steps(gan, one_gan, train, latent::data::Dataset(), 3);
+    auto vae_gan = make_vae_gan(44);
+    VaeGanTrainer one_vae_gan(vae_gan);
+    const auto expected_vae_gan = train_steps(vae_gan, one_vae_gan, train, latent::data::Dataset(), 3);
+    std::vector<std::vector<Snapshot>> gan_ranks(3), vae_gan_ranks(3);
+    test::ThreadRanks::run(3, [&](test::ThreadRanks::Rank& rank) {
+      const auto r = static_cast<std::size_t>(rank.rank());
+      auto rank_gan = make_conditional_gp(43);
+      auto gan_trainer = make_conditional_gp_trainer(rank_gan);
+      gan_trainer.distribute(rank);
+      gan_ranks[r] = train_steps(rank_gan, gan_trainer, train, latent::data::Dataset(), 3);
+      auto rank_vae_gan = make_vae_gan(44);
+      VaeGanTrainer vae_gan_trainer(rank_vae_gan);
+      vae_gan_trainer.distribute(rank);
+      vae_gan_ranks[r] = train_steps(rank_vae_gan, vae_gan_trainer, train, latent::data::Dataset(), 3);
+    });
+    require_same_training(expected_gan, gan_ranks);
+    require_same_training(expected_vae_gan, vae_gan_ranks);
+  }
 }
 
 TEST_CASE("a distributed run resumed from its checkpoint continues bit for bit, and only rank 0 reads and writes the file",

@@ -7,6 +7,7 @@
 
 #include "gan_test_helpers.hpp"
 #include "helpers.hpp"
+#include "point_data.hpp"
 #include "training_helpers.hpp"
 #include <latent/models/gan.hpp>
 #include <latent/nn/spectral_norm.hpp>
@@ -20,39 +21,24 @@ using latent::Var;
 namespace {
 
 template <class S>
-using TestGenerator = latent::Generator<latent::Mlp<S, latent::LeakyReLU, latent::Identity>>;
+using TestGenerator = test::MlpGenerator<S>;
 template <class S>
-using TestDiscriminator = latent::Discriminator<latent::Mlp<S, latent::LeakyReLU, latent::Identity>>;
+using TestDiscriminator = test::MlpCritic<S>;
 template <class S, class Loss>
-using TestGan = latent::Gan<TestGenerator<S>, TestDiscriminator<S>, Loss>;
-
-template <class S, class Loss>
-TestGan<S, Loss> make_gan(const std::vector<Index>& generator_sizes, const std::vector<Index>& discriminator_sizes,
-                          std::uint64_t seed) {
-  latent::Rng rng(seed);
-  TestGenerator<S> generator(generator_sizes, rng);
-  TestDiscriminator<S> discriminator(discriminator_sizes, rng);
-  return TestGan<S, Loss>(std::move(generator), std::move(discriminator));
-}
+using TestGan = test::MlpGan<S, Loss>;
+using test::make_mlp_gan;
 
 // n points of a mixture of 8 Gaussians (standard deviation `spread`) centred
 // on a circle of radius `radius`, stored as 1x2 "images" of bytes that
 // data::MinusOneToOne maps back to [-1, 1]^2.
 latent::data::Dataset ring_of_gaussians(Index n, double radius, double spread, std::uint64_t seed) {
-  latent::Rng rng(seed);
-  std::vector<std::uint8_t> pixels(static_cast<std::size_t>(2 * n)), labels(static_cast<std::size_t>(n));
-  const auto to_byte = [](double v) {
-    const double b = std::round((v + 1) * 255 / 2);
-    return static_cast<std::uint8_t>(b < 0 ? 0 : b > 255 ? 255 : b);
-  };
-  for (Index i = 0; i < n; ++i) {
+  return test::point_data(n, seed, [radius, spread](latent::Rng& rng) {
     const auto mode = rng.below(8);
     const double angle = 2 * M_PI * static_cast<double>(mode) / 8;
-    labels[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(mode);
-    pixels[static_cast<std::size_t>(2 * i)] = to_byte(radius * std::cos(angle) + spread * rng.normal());
-    pixels[static_cast<std::size_t>(2 * i + 1)] = to_byte(radius * std::sin(angle) + spread * rng.normal());
-  }
-  return latent::data::Dataset(std::move(pixels), std::move(labels), 1, 2);
+    const double x = radius * std::cos(angle) + spread * rng.normal();
+    const double y = radius * std::sin(angle) + spread * rng.normal();
+    return test::Point{x, y, static_cast<int>(mode)};
+  });
 }
 
 using test::quiet_fit;
@@ -115,7 +101,7 @@ TEST_CASE("every recording has an id of its own, across resets and tapes", "[tap
 
 TEMPLATE_TEST_CASE("gradcheck: a loss policy w.r.t. both networks' parameters", "[gradcheck][gan]", latent::MinimaxBce,
                    latent::NonSaturatingBce, latent::LeastSquares, latent::Hinge, latent::Wasserstein) {
-  auto gan = make_gan<double, TestType>({2, 4, 3}, {3, 5, 1}, 51);
+  auto gan = make_mlp_gan<double, TestType>({2, 4, 3}, {3, 5, 1}, 51);
   const auto params = gan.parameters();
   REQUIRE(params.size() == 8);
   const Matrix<double> real = test::random_matrix(3, 4, 52);
@@ -164,7 +150,7 @@ TEST_CASE("GAN loss values match their formulas", "[gan][loss]") {
 
 TEST_CASE("theory: with D = 1/2 everywhere the minimax value is -log 4, and G's minimax gradient vanishes as D wins",
           "[gan][theory]") {
-  auto gan = make_gan<double, latent::MinimaxBce>({2, 4, 3}, {3, 5, 1}, 61);
+  auto gan = make_mlp_gan<double, latent::MinimaxBce>({2, 4, 3}, {3, 5, 1}, 61);
   // A discriminator whose last layer is all zeros outputs logit 0: D = 1/2 for every input.
   for (auto& entry : gan.discriminator().named_parameters())
     if (entry.name.rfind("body.1.", 0) == 0) entry.parameter->value.setZero();
@@ -274,11 +260,12 @@ TEST_CASE("SpectralDense: sigma converges to the largest singular value, one pow
 
 TEST_CASE("GanTrainer: n_critic, weight clipping, figures and refused options", "[gan][training]") {
   const auto data = ring_of_gaussians(64, 0.7, 0.05, 101);
-  auto gan = make_gan<float, latent::Wasserstein>({2, 8, 2}, {2, 8, 1}, 102);
-  using Trainer = latent::GanTrainer<TestGan<float, latent::Wasserstein>>;
+  auto gan = make_mlp_gan<float, latent::Wasserstein>({2, 8, 2}, {2, 8, 1}, 102);
+  using Trainer = latent::GanTrainer<TestGan<float, latent::Wasserstein>, latent::Adam<float>, latent::Adam<float>,
+                                     latent::WeightClip>;
   Trainer::Options options;
   options.n_critic = 4;
-  REQUIRE(options.weight_clip == 0.01);
+  REQUIRE(options.lipschitz.bound == 0.01);
   Trainer trainer(gan, Trainer::default_adam(), Trainer::default_adam(), options);
   const auto history = trainer.fit(data, data, quiet_fit(2, 8));  // 8 batches an epoch
   REQUIRE(trainer.discriminator_optimizer().steps() == 16);
@@ -299,6 +286,10 @@ TEST_CASE("GanTrainer: n_critic, weight clipping, figures and refused options", 
   Trainer::Options no_critic;
   no_critic.n_critic = 0;
   REQUIRE_THROWS_AS(Trainer(gan, Trainer::default_adam(), Trainer::default_adam(), no_critic), latent::error);
+  Trainer::Options negative_clip;
+  negative_clip.lipschitz.bound = -1;
+  REQUIRE_THROWS_WITH(Trainer(gan, Trainer::default_adam(), Trainer::default_adam(), negative_clip),
+                      Catch::Contains("WeightClip") && Catch::Contains("-1"));
 }
 
 TEST_CASE("GanTrainer: a run resumed from a checkpoint continues exactly as an uninterrupted one", "[gan][checkpoint]") {
@@ -306,7 +297,7 @@ TEST_CASE("GanTrainer: a run resumed from a checkpoint continues exactly as an u
   latent::GanTrainer<TestGan<float, latent::NonSaturatingBce>>::Options options;
   options.real_label = 0.9;
   options.clip_grad_norm = 5;
-  test::require_bit_exact_resume([](std::uint64_t seed) { return make_gan<float, latent::NonSaturatingBce>({2, 8, 2}, {2, 8, 1}, seed); },
+  test::require_bit_exact_resume([](std::uint64_t seed) { return make_mlp_gan<float, latent::NonSaturatingBce>({2, 8, 2}, {2, 8, 1}, seed); },
                                  112, data, 2, 3, 32, options);
 }
 
@@ -329,7 +320,7 @@ TEST_CASE("GanTrainer: a spectrally normalized GAN resumed from a checkpoint con
 
 TEST_CASE("GanTrainer: the mode monitor logs the class histogram and warns when its entropy is low", "[gan][modes]") {
   const auto data = ring_of_gaussians(64, 0.7, 0.05, 121);
-  auto gan = make_gan<float, latent::NonSaturatingBce>({2, 8, 2}, {2, 8, 1}, 122);
+  auto gan = make_mlp_gan<float, latent::NonSaturatingBce>({2, 8, 2}, {2, 8, 1}, 122);
   latent::GanTrainer<TestGan<float, latent::NonSaturatingBce>> trainer(gan);
   latent::ModeMonitor<float> monitor;
   monitor.classes = 8;

@@ -1,6 +1,6 @@
 // Helpers for tests that train (Catch2 or not, one process or several):
-// fit options without a progress bar, random byte images, and copies of a
-// model's parameters to compare runs with.
+// fit options without a progress bar, random byte images, the small MLP GAN
+// of the GAN tests, and copies of a model's parameters to compare runs with.
 #pragma once
 
 #include <latent/latent.hpp>
@@ -26,6 +26,24 @@ inline latent::data::Dataset random_images(latent::Index n, latent::Index side, 
   for (auto& p : pixels) p = static_cast<std::uint8_t>(rng.below(256));
   for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<std::uint8_t>(i % 10);
   return latent::data::Dataset(std::move(pixels), std::move(labels), side, side);
+}
+
+/// The small GAN of the GAN tests: MLPs with LeakyReLU hidden layers and a
+/// linear output, generator and critic.
+template <class S>
+using MlpGenerator = latent::Generator<latent::Mlp<S, latent::LeakyReLU, latent::Identity>>;
+template <class S>
+using MlpCritic = latent::Discriminator<latent::Mlp<S, latent::LeakyReLU, latent::Identity>>;
+template <class S, class Loss>
+using MlpGan = latent::Gan<MlpGenerator<S>, MlpCritic<S>, Loss>;
+
+template <class S, class Loss>
+MlpGan<S, Loss> make_mlp_gan(const std::vector<latent::Index>& generator_sizes, const std::vector<latent::Index>& critic_sizes,
+                             std::uint64_t seed) {
+  latent::Rng rng(seed);
+  MlpGenerator<S> generator(generator_sizes, rng);
+  MlpCritic<S> critic(critic_sizes, rng);
+  return MlpGan<S, Loss>(std::move(generator), std::move(critic));
 }
 
 /// A model's parameter values at one moment.

@@ -130,6 +130,8 @@ class Rng {
 /// Stream numbers of latent's own generators (see Rng(seed, stream)).
 namespace streams {
 inline constexpr std::uint64_t training_noise = 1;  ///< a trainer's noise: VAE eps, GAN z
+inline constexpr std::uint64_t evaluation_noise = 2;  ///< noise of an evaluation that must not disturb training's
+inline constexpr std::uint64_t loss_noise = 3;  ///< numbers a loss draws (WGAN-GP's interpolates), under a seed of each step's own
 }  // namespace streams
 
 }  // namespace latent

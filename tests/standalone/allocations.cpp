@@ -226,3 +226,60 @@ TEST_CASE("a steady-state DCGAN step of GanTrainer allocates nothing", "[allocat
   latent::RunningMeans means;
   require_none(per_step_allocations([&] { trainer.train_batch(images, latent::data::Batch(order.data(), 16), means); }, 3));
 }
+
+namespace {
+
+// Allocations per step over `steps` steady-state steps of a trainer (its
+// train_batch on one batch of `data`, as fit runs it).
+template <class Trainer>
+Counts per_step_allocations(Trainer& trainer, const latent::data::Dataset& data, latent::Index batch_size, int steps) {
+  latent::data::BatchSampler sampler(data.size(), batch_size);
+  const auto epoch = sampler.epoch(0);
+  const latent::data::Batch batch = epoch[0];
+  latent::RunningMeans means;
+  return per_step_allocations([&] { trainer.train_batch(data, batch, means); }, steps);
+}
+
+// 64 labelled 8x8 images of noise, 4 classes.
+latent::data::Dataset noise_images() {
+  latent::Rng rng(2);
+  std::vector<std::uint8_t> pixels(64 * 64), labels(64);
+  for (auto& p : pixels) p = static_cast<std::uint8_t>(rng.below(256));
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<std::uint8_t>(i % 4);
+  return latent::data::Dataset(std::move(pixels), std::move(labels), 8, 8);
+}
+
+}  // namespace
+
+TEST_CASE("a steady-state step of every trainer allocates nothing: conditional VAE, conditional WGAN-GP, VAE-GAN",
+          "[allocations]") {
+  const latent::data::Dataset data = noise_images();
+  latent::Rng rng(3);
+  SECTION("conditional VAE") {
+    using Encoder = latent::GaussianEncoder<latent::Mlp<float, latent::ReLU>>;
+    using Decoder = latent::Decoder<latent::Mlp<float, latent::ReLU, latent::Identity>>;
+    latent::Vae<Encoder, Decoder> vae(Encoder({68, 32}, 4, rng), Decoder({8, 32, 64}, rng), {}, {}, latent::Conditioning{4});
+    latent::VaeTrainer<decltype(vae)> trainer(vae);
+    require_none(per_step_allocations(trainer, data, 16, 5));
+  }
+  SECTION("conditional WGAN-GP with fresh critic batches") {
+    using Generator = latent::Generator<latent::Mlp<float, latent::LeakyReLU, latent::Identity>>;
+    using Critic = latent::Discriminator<latent::Mlp<float, latent::LeakyReLU, latent::Identity>>;
+    latent::Gan<Generator, Critic, latent::WassersteinGp> gan(Generator({12, 32, 64}, rng), Critic({68, 32, 1}, rng), {}, {},
+                                                              latent::Conditioning{4});
+    using Trainer = latent::GanTrainer<decltype(gan)>;
+    Trainer::Options options;
+    options.n_critic = 3;
+    options.fresh_critic_batches = true;
+    Trainer trainer(gan, Trainer::default_adam(), Trainer::default_adam(), options);
+    require_none(per_step_allocations(trainer, data, 16, 5));
+  }
+  SECTION("VAE-GAN") {
+    using Encoder = latent::GaussianEncoder<latent::Mlp<float, latent::LeakyReLU>>;
+    using Decoder = latent::Decoder<latent::Mlp<float, latent::LeakyReLU, latent::Tanh>>;
+    using Critic = latent::FeatureDiscriminator<latent::Mlp<float, latent::LeakyReLU, latent::LeakyReLU>>;
+    latent::VaeGan<Encoder, Decoder, Critic> model(Encoder({64, 32}, 4, rng), Decoder({4, 32, 64}, rng), Critic({64, 32, 16}, rng));
+    latent::VaeGanTrainer<decltype(model)> trainer(model);
+    require_none(per_step_allocations(trainer, data, 16, 5));
+  }
+}

@@ -44,6 +44,17 @@ void fill_one_hot(const Eigen::MatrixBase<Derived>& destination, const Labels& l
                                [first](Index j) { return *std::next(first, static_cast<std::ptrdiff_t>(j)); });
 }
 
+/// Writes the one-hot codes of the labels of examples `indices` (a Batch, a
+/// std::vector<Index>, ...) of `data` (anything with label(i): a Dataset)
+/// into `destination`, classes x indices.size(), as fill_one_hot does.
+template <class Derived, class Data, class Indices>
+void fill_one_hot_labels(const Eigen::MatrixBase<Derived>& destination, const Data& data, const Indices& indices) {
+  const auto first = std::begin(indices);
+  detail::fill_one_hot_columns(destination, static_cast<Index>(std::size(indices)), [&data, first](Index j) {
+    return data.label(static_cast<Index>(*std::next(first, static_cast<std::ptrdiff_t>(j))));
+  });
+}
+
 /// The one-hot codes of `labels`: a new classes x labels.size() matrix.
 template <class S, class Labels>
 Matrix<S> one_hot(const Labels& labels, Index classes) {

@@ -2,6 +2,9 @@
 // (any layer stack) mapping images (features x batch) to one raw score per
 // image (1 x batch): a logit for the BCE losses, a critic value for the
 // Wasserstein and hinge losses. The loss policy reads it (models/gan_loss.hpp).
+// FeatureDiscriminator splits the network in two, hidden features and a
+// head scoring them, for models that measure distances in those features (a
+// VAE-GAN's reconstruction error, Larsen et al. 2016).
 #pragma once
 
 #include <string>
@@ -11,6 +14,7 @@
 #include "latent/autodiff/jvp.hpp"
 #include "latent/error.hpp"
 #include "latent/nn/body.hpp"
+#include "latent/nn/dense.hpp"
 #include "latent/random.hpp"
 
 namespace latent {
@@ -41,6 +45,49 @@ class Discriminator : public WithBody<Discriminator<Body>, Body> {
       throw shape_error("Discriminator: the body must end in one output (a score per image), it has " +
                         std::to_string(body_.out_features()));
   }
+};
+
+/// score(x) = head(features(x)): Features maps images to hidden features
+/// (features x batch), Head maps those to one score per image.
+template <class Features, class Head = Dense<typename Features::Scalar>>
+class FeatureDiscriminator : public Module<FeatureDiscriminator<Features, Head>, typename Features::Scalar> {
+ public:
+  using Scalar = typename Features::Scalar;
+
+  FeatureDiscriminator(Features features, Head head) : features_(std::move(features)), head_(std::move(head)) {
+    if (head_.in_features() != features_.out_features())
+      throw shape_error("FeatureDiscriminator: the features are " + std::to_string(features_.out_features()) +
+                        " wide but the head reads " + std::to_string(head_.in_features()));
+    if (head_.out_features() != 1)
+      throw shape_error("FeatureDiscriminator: the head must end in one output (a score per image), it has " +
+                        std::to_string(head_.out_features()));
+  }
+  /// Builds the features from their sizes ({784, 512, 256}: image -> hidden
+  /// features) and a head from the last size to one score.
+  FeatureDiscriminator(const std::vector<Index>& feature_sizes, Rng& rng)
+      : FeatureDiscriminator(Features(feature_sizes, rng), Head(feature_sizes.back(), 1, rng)) {}
+
+  /// One score per column of x: 1 x batch.
+  Var<Scalar> operator()(Var<Scalar> x) { return head_(features_(x)); }
+  /// The hidden features of x: feature_dim() x batch.
+  Var<Scalar> features(Var<Scalar> x) { return features_(x); }
+  /// Scores of hidden features.
+  Var<Scalar> head(Var<Scalar> features) { return head_(features); }
+  /// The scores and their directional derivative along x's tangent.
+  Dual<Scalar> jvp(const Dual<Scalar>& x) { return head_.jvp(features_.jvp(x)); }
+
+  Index in_features() const { return features_.in_features(); }
+  Index feature_dim() const { return features_.out_features(); }
+
+  template <class Visit>
+  void for_each_child(Visit&& visit) {
+    visit("features", features_);
+    visit("head", head_);
+  }
+
+ private:
+  Features features_;
+  Head head_;
 };
 
 }  // namespace latent

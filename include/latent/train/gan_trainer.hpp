@@ -1,12 +1,19 @@
 // latent/train/gan_trainer.hpp: trains a Gan: the model (with its loss
-// policy) and two optimizers, one per network (Adam, lr 2e-4, beta1 0.5 by
-// default, as DCGAN). Each batch is one discriminator (critic) step; every
-// n_critic-th batch is also a generator step. Options: one-sided label
-// smoothing, gradient-norm clipping, weight clipping of the critic. Per epoch
-// the history holds both losses, the means of D(x) and D(G(z)), the gradient
-// norms reaching each network (before clipping: vanishing gradients show up
-// here), and, with a mode monitor, the class histogram of a fixed batch of
-// samples and its entropy, with a warning when it falls below a threshold.
+// policy), two optimizers, one per network (Adam, lr 2e-4, beta1 0.5 by
+// default, as DCGAN), and a Lipschitz policy for the critic (train/
+// lipschitz.hpp: weight clipping, or nothing). By default each batch is one
+// discriminator (critic) step and every n_critic-th batch also a generator
+// step; with Options::fresh_critic_batches each batch is n_critic critic
+// steps (the batch, then n_critic - 1 batches drawn at random from the
+// training set) and one generator step, so an epoch is (examples / batch)
+// generator steps, as WGAN-GP's authors count. A conditional GAN
+// (Conditioning) is given the labels of each batch: the generated batch of a
+// step has the real batch's labels. Options: one-sided label smoothing,
+// gradient-norm clipping. Per epoch the history holds both losses, the means
+// of D(x) and D(G(z)), the gradient norms reaching each network (before
+// clipping: vanishing gradients show up here), a loss's penalty, and, with a
+// mode monitor (train/mode_monitor.hpp), the class histogram of a fixed
+// batch of samples and its entropy.
 //
 // A step allocates nothing once shapes are steady: the generator's forward
 // pass is recorded once, on the generator's tape, and reused by both steps;
@@ -16,58 +23,44 @@
 // gradient of D is ever computed in it.
 //
 // Distributed (EpochTrainer::distribute), a step records this rank's slice
-// of the global batch, with its columns of the global batch's noise; each
-// network's gradient is averaged over the ranks before its update.
+// of the global batch, with its columns of the global batch's noise (and of
+// the fresh batches, which every rank draws alike); each network's gradient
+// is averaged over the ranks before its update.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
-#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "latent/data/dataset.hpp"
 #include "latent/distributed/gradient_sync.hpp"
-#include "latent/metrics/class_histogram.hpp"
 #include "latent/models/gan.hpp"
 #include "latent/optim/adam.hpp"
-#include "latent/optim/clip.hpp"
 #include "latent/random.hpp"
 #include "latent/train/checkpointer.hpp"
+#include "latent/train/lipschitz.hpp"
+#include "latent/train/mode_monitor.hpp"
+#include "latent/train/step_parts.hpp"
 #include "latent/train/trainer.hpp"
 
 namespace latent {
 
-/// Watches a GAN for mode collapse. After every epoch the trainer generates
-/// `samples` images from noise drawn once (from `seed`), classifies them with
-/// `classify` (images as the generator makes them, features x n -> one class
-/// per column), logs the class fractions ("mode_class_k") and their entropy
-/// ("mode_entropy"), and warns on stderr when the entropy falls below
-/// warn_below_fraction * ln(classes).
-template <class S>
-struct ModeMonitor {
-  std::function<std::vector<int>(const Matrix<S>&)> classify;
-  int classes = 10;
-  Index samples = 1000;
-  double warn_below_fraction = 0.9;
-  std::uint64_t seed = 0x6d6f646573;
-};
-
 template <class Model, class GeneratorOptimizer = Adam<typename Model::Scalar>, class DiscriminatorOptimizer = GeneratorOptimizer,
-          class Scaling = data::MinusOneToOne>
+          class Lipschitz = Unconstrained, class Scaling = data::MinusOneToOne>
 class GanTrainer
-    : public EpochTrainer<GanTrainer<Model, GeneratorOptimizer, DiscriminatorOptimizer, Scaling>> {
+    : public EpochTrainer<GanTrainer<Model, GeneratorOptimizer, DiscriminatorOptimizer, Lipschitz, Scaling>> {
  public:
   using Scalar = typename Model::Scalar;
   using Loss = typename Model::LossPolicy;
 
   struct Options {
     int n_critic = 1;          ///< discriminator steps per generator step
+    bool fresh_critic_batches = false;  ///< each batch: n_critic critic steps on fresh batches, then a generator step
     double real_label = 1.0;   ///< < 1: one-sided label smoothing (e.g. 0.9; losses with targets only)
     double clip_grad_norm = 0; ///< bound on each network's gradient norm; 0 = no clipping
-    double weight_clip = Loss::default_weight_clip;  ///< clamp D's parameters to [-c, c] after its steps; 0 = never
+    Lipschitz lipschitz{};     ///< applied to the critic after each of its updates
     std::uint64_t seed = 1;    ///< for the noise (stream streams::training_noise)
   };
 
@@ -93,73 +86,54 @@ class GanTrainer
       throw error("GanTrainer: the real label must be in (0, 1], got " + std::to_string(options_.real_label));
     if (options_.real_label != 1.0 && !Loss::uses_labels)
       throw error(std::string("GanTrainer: label smoothing needs a loss with targets; the ") + Loss::name + " loss has none");
-    if (options_.clip_grad_norm < 0 || options_.weight_clip < 0)
-      throw error("GanTrainer: clipping bounds must be positive (or 0 for none)");
+    if (options_.clip_grad_norm < 0) throw error("GanTrainer: the gradient-norm bound must be positive (or 0 for none)");
+    options_.lipschitz.check();
   }
 
-  /// One discriminator step on the examples `batch` of `data` and, every
-  /// n_critic-th call, one generator step. Adds the steps' figures to `means`
-  /// and returns a figure that is NaN or infinite when either loss is (then
-  /// the network whose loss it is was not updated).
+  /// One or n_critic discriminator steps (see Options) and, when due, one
+  /// generator step, on the examples `batch` of `data`. Adds the steps'
+  /// figures to `means` and returns a figure that is NaN or infinite when a
+  /// loss is (then the network whose loss it is was not updated).
   double train_batch(const data::Dataset& data, const data::Batch& batch, RunningMeans& means) {
     const Slice slice = this->parallel().slice(batch.size());
     const Index n = slice.count;
     const double weight = static_cast<double>(n);
     model_.train();
 
-    // G(z), recorded with G trainable: the generator's step backpropagates through it.
-    generator_tape_.reset();
-    Var<Scalar> z = generator_tape_.constant(model_.noise_dim(), n);
-    this->parallel().draw_columns(slice, generator_tape_.value_of(z), [this](Matrix<Scalar>& all) { model_.sample_noise(all, rng_); });
-
-    // The discriminator's step, on its own tape, where the samples are a
-    // constant. A rank without examples in this batch records nothing but
-    // takes part in the sums (and the updates).
-    Var<Scalar> fake;
-    double d_loss = 0, d_real = 0, d_fake = 0;
-    if (n > 0) {
-      fake = model_.generate(z);
-      discriminator_tape_.reset();
-      Var<Scalar> real = discriminator_tape_.constant(data.features(), n);
-      data.template fill_batch<Scaling>(discriminator_tape_.value_of(real), slice.of(batch));
-      const auto d_terms = model_.discriminator_loss(real, discriminator_tape_.constant(fake.value()), options_.real_label);
-      d_real = Loss::output(d_terms.real_scores.value().array()).mean();
-      d_fake = Loss::output(d_terms.fake_scores.value().array()).mean();
-      d_loss = discriminator_gradients_.backward(this->parallel(), slice, discriminator_tape_, d_terms.loss);
-    } else {
-      d_loss = discriminator_gradients_.backward(this->parallel());
+    const int critic_steps = options_.fresh_critic_batches ? options_.n_critic : 1;
+    data::Batch examples = slice.of(batch);
+    Var<Scalar> fake, condition;
+    double d_loss = 0;
+    for (int k = 0; k < critic_steps; ++k) {
+      if (k > 0) examples = slice.of(draw_fresh_batch(data, batch.size()));
+      // G(z), recorded with G trainable: the generator's step backpropagates
+      // through the last one. A rank without examples in this batch records
+      // nothing but takes part in the sums (and the updates).
+      generator_tape_.reset();
+      Var<Scalar> z = generator_tape_.constant(model_.noise_dim(), n);
+      this->parallel().draw_columns(slice, generator_tape_.value_of(z), [this](Matrix<Scalar>& all) { model_.sample_noise(all, rng_); });
+      condition = detail::record_labels(generator_tape_, data, examples, model_.classes());
+      if (n > 0) fake = model_.generate(z, condition);
+      d_loss = critic_step(data, examples, slice, fake, means);
+      if (!std::isfinite(d_loss)) return d_loss;
     }
-    if (!std::isfinite(d_loss)) {
-      zero_grad(discriminator_params_);
-      return d_loss;
-    }
-    means.add("d_grad_norm", step(discriminator_optimizer_, discriminator_params_), weight);
-    if (options_.weight_clip > 0) clip_weights(discriminator_params_, options_.weight_clip);
-    // The global loss is the same on every rank; weighted by this rank's
-    // examples, the ranks' figures combine into the global batch's.
-    means.add("d_loss", d_loss, weight);
-    if (n > 0) {
-      means.add("d_real", d_real, weight);
-      means.add("d_fake", d_fake, weight);
-    }
-    if (++critic_steps_ % options_.n_critic != 0) return d_loss;
+    if (!options_.fresh_critic_batches && critic_steps_ % options_.n_critic != 0) return d_loss;
 
     // The generator's step through the updated discriminator, whose parameters
     // are frozen: the backward computes gradients for G's weights and the
     // activations between, never D's weight gradients.
-    double g_loss = 0;
+    Var<Scalar> g_local;
     if (n > 0) {
       const FrozenParameters<Scalar> frozen(discriminator_params_);
-      const auto g_terms = model_.generator_loss(fake);
-      g_loss = generator_gradients_.backward(this->parallel(), slice, generator_tape_, g_terms.loss);
-    } else {
-      g_loss = generator_gradients_.backward(this->parallel());
+      GanBatch<Scalar> step_batch = gan_batch(slice);
+      // The real examples of the last critic step, for losses that score them here (relativistic ones).
+      step_batch.real = detail::record_images<Scaling>(generator_tape_, data, examples);
+      step_batch.fake = fake;
+      g_local = model_.generator_loss(step_batch, condition, &discriminator_params_).loss;
     }
-    if (!std::isfinite(g_loss)) {
-      zero_grad(generator_params_);
-      return g_loss;
-    }
-    means.add("g_grad_norm", step(generator_optimizer_, generator_params_), weight);
+    const double g_loss = detail::global_backward(generator_gradients_, this->parallel(), slice, generator_tape_, g_local);
+    if (!std::isfinite(g_loss)) return g_loss;
+    means.add("g_grad_norm", detail::update(generator_optimizer_, generator_params_, options_.clip_grad_norm), weight);
     means.add("g_loss", g_loss, weight);
     return d_loss + g_loss;
   }
@@ -176,29 +150,32 @@ class GanTrainer
       const Slice slice = this->parallel().slice(batch.size());
       if (slice.count == 0) continue;
       evaluation_tape_.reset();
-      Var<Scalar> x = evaluation_tape_.constant(test.features(), slice.count);
-      test.template fill_batch<Scaling>(evaluation_tape_.value_of(x), slice.of(batch));
-      means.add_sum("d_real", static_cast<double>(Loss::output(model_.discriminate(x).value().array()).sum()),
+      Var<Scalar> x = detail::record_images<Scaling>(evaluation_tape_, test, slice.of(batch));
+      Var<Scalar> labels = detail::record_labels(evaluation_tape_, test, slice.of(batch), model_.classes());
+      means.add_sum("d_real", static_cast<double>(Loss::output(model_.discriminate(x, labels).value().array()).sum()),
                     static_cast<double>(slice.count));
     }
     this->parallel().global_means(means).write_to(record, "test_");
-    if (monitor_.classify) monitor_into(record);
+    if (watch_.active()) watch_.log(monitor_images(), record, this->parallel().rank() == 0);
   }
 
-  /// Watches for mode collapse after every epoch (see ModeMonitor).
+  /// Watches for mode collapse after every epoch (see ModeMonitor). A
+  /// conditional GAN draws the monitor's samples for the labels 0, 1, 2, ...
+  /// in turn.
   void monitor_modes(ModeMonitor<Scalar> monitor) {
-    if (!monitor.classify) throw error("GanTrainer::monitor_modes: the monitor has no classifier");
-    if (monitor.classes < 2 || monitor.samples < 1) throw error("GanTrainer::monitor_modes: needs 2+ classes and 1+ samples");
-    monitor_ = std::move(monitor);
-    monitor_noise_.resize(model_.noise_dim(), monitor_.samples);
-    Rng rng(monitor_.seed);
-    model_.sample_noise(monitor_noise_, rng);
+    watch_.start("GanTrainer", std::move(monitor), model_.noise_dim(),
+                 [this](Matrix<Scalar>& z, Rng& rng) { model_.sample_noise(z, rng); });
+    if (model_.classes() > 0) {
+      std::vector<int> labels(static_cast<std::size_t>(watch_.noise().cols()));
+      for (std::size_t j = 0; j < labels.size(); ++j) labels[j] = static_cast<int>(static_cast<Index>(j) % model_.classes());
+      monitor_condition_ = data::one_hot<Scalar>(labels, model_.classes());
+    }
   }
 
   /// The class histogram of the monitor's fixed batch of samples, now.
   ClassHistogram mode_histogram() {
-    if (!monitor_.classify) throw error("GanTrainer::mode_histogram: no mode monitor is set (monitor_modes)");
-    return ClassHistogram::of(monitor_.classify(model_.generate(monitor_noise_)), monitor_.classes);
+    if (!watch_.active()) throw error("GanTrainer::mode_histogram: no mode monitor is set (monitor_modes)");
+    return watch_.histogram(monitor_images());
   }
 
   /// The trainer's part of a checkpoint (see EpochTrainer::save_checkpoint):
@@ -219,32 +196,47 @@ class GanTrainer
   Rng& rng() { return rng_; }
 
  private:
-  /// Clips (if asked) and applies one network's gradients, then clears them;
-  /// returns the gradient norm before clipping.
-  template <class Optimizer>
-  double step(Optimizer& optimizer, const ParameterList<Scalar>& params) {
-    const double norm = options_.clip_grad_norm > 0 ? clip_grad_norm(params, options_.clip_grad_norm) : grad_norm(params);
-    optimizer.step(params);
-    zero_grad(params);
-    return norm;
+  /// One critic update on `examples` (this rank's slice of a batch) against
+  /// the generated batch `fake` (invalid for an empty slice).
+  double critic_step(const data::Dataset& data, const data::Batch& examples, const Slice& slice, Var<Scalar> fake,
+                     RunningMeans& means) {
+    ++critic_steps_;
+    // A stream of this critic step's own: the same numbers on every rank, whatever its slice.
+    loss_rng_ = Rng(options_.seed + static_cast<std::uint64_t>(critic_steps_) * 0x9e3779b97f4a7c15ULL, streams::loss_noise);
+    const auto record = [&] {
+      discriminator_tape_.reset();
+      GanBatch<Scalar> batch = gan_batch(slice);
+      batch.real = detail::record_images<Scaling>(discriminator_tape_, data, examples);
+      batch.fake = discriminator_tape_.constant(fake.value());
+      const Var<Scalar> labels = detail::record_labels(discriminator_tape_, data, examples, model_.classes());
+      return model_.discriminator_loss(batch, labels, &discriminator_params_);
+    };
+    return detail::critic_update<Loss>(record, discriminator_tape_, this->parallel(), slice, discriminator_gradients_,
+                                       discriminator_optimizer_, options_.lipschitz, options_.clip_grad_norm, means);
   }
 
-  void monitor_into(EpochRecord& record) {
-    const ClassHistogram histogram = mode_histogram();
-    for (int k = 0; k < monitor_.classes; ++k) record.set("mode_class_" + std::to_string(k), histogram.fraction(k));
-    const double entropy = histogram.entropy();
-    record.set("mode_entropy", entropy);
-    const double threshold = monitor_.warn_below_fraction * std::log(static_cast<double>(monitor_.classes));
-    if (entropy < threshold && this->parallel().rank() == 0) {
-      std::string fractions;
-      for (int k = 0; k < monitor_.classes; ++k)
-        fractions += (k ? " " : "") + std::to_string(k) + ":" + std::to_string(static_cast<int>(std::lround(100 * histogram.fraction(k)))) + "%";
-      std::fprintf(stderr,
-                   "warning: epoch %d: the class entropy of generated samples is %.3f nats, below %.3f: the generator "
-                   "may be collapsing onto a few modes (classes %s)\n",
-                   record.epoch, entropy, threshold, fractions.c_str());
-    }
+  /// A GanBatch with what every loss may draw on: the label of real
+  /// examples, the scratch tape, the critic step's numbers, and where this
+  /// rank's slice lies in the global batch.
+  GanBatch<Scalar> gan_batch(const Slice& slice) {
+    GanBatch<Scalar> batch;
+    batch.real_label = options_.real_label;
+    batch.rng = &loss_rng_;
+    batch.scratch = &scratch_tape_;
+    batch.offset = slice.begin;
+    batch.global_size = slice.total;
+    return batch;
   }
+
+  /// `size` examples drawn at random (with replacement) into fresh_: the
+  /// same on every rank, which draw from the same stream.
+  data::Batch draw_fresh_batch(const data::Dataset& data, Index size) {
+    fresh_.resize(static_cast<std::size_t>(size));
+    for (auto& index : fresh_) index = static_cast<Index>(rng_.below(static_cast<std::uint64_t>(data.size())));
+    return data::Batch(fresh_.data(), size);
+  }
+
+  Matrix<Scalar> monitor_images() { return model_.generate(watch_.noise(), monitor_condition_); }
 
   Model& model_;
   GeneratorOptimizer generator_optimizer_;
@@ -258,9 +250,12 @@ class GanTrainer
   std::int64_t critic_steps_ = 0;
   Tape<Scalar> generator_tape_;
   Tape<Scalar> discriminator_tape_;
+  Tape<Scalar> scratch_tape_;
   Tape<Scalar> evaluation_tape_;
-  ModeMonitor<Scalar> monitor_;
-  Matrix<Scalar> monitor_noise_;
+  Rng loss_rng_;
+  std::vector<Index> fresh_;
+  detail::ModeWatch<Scalar> watch_;
+  Matrix<Scalar> monitor_condition_;  ///< a conditional GAN's labels of the monitor's samples
 };
 
 }  // namespace latent

@@ -1,10 +1,19 @@
 // latent/train/trainer.hpp: the epoch loop every trainer shares. A concrete
-// trainer (VaeTrainer, GanTrainer) supplies train_batch(), evaluate_into()
-// and bind_state() (its part of a checkpoint); this base shuffles batches, reports progress, flushes
-// subnormals, checks losses for NaN, keeps the history and calls callbacks.
-// Epochs are numbered from 1; a trainer restored from a checkpoint after
-// epoch k continues with epoch k + 1, and its history() still holds epochs
-// 1..k (they travel in the checkpoint).
+// trainer (VaeTrainer, GanTrainer, VaeGanTrainer) supplies
+//   double train_batch(const data::Dataset&, const data::Batch&, RunningMeans&)
+//       one training step on the examples `batch` (labels and all) of the
+//       data; adds its figures to the means; returns a figure that is NaN or
+//       infinite when a loss was (the step then updated nothing)
+//   void evaluate_into(const data::Dataset& test, EpochRecord&)
+//   void bind_state(Checkpointer&)          its part of a checkpoint
+// and builds its step from the parts in train/step_parts.hpp (a batch's
+// images and labels on a tape, a gradient summed over the ranks, one
+// network's update, one critic update), so that a new model family writes
+// its step, not a loop. This base shuffles batches, reports progress,
+// flushes subnormals, checks losses for NaN, keeps the history and calls
+// callbacks. Epochs are numbered from 1; a trainer restored from a
+// checkpoint after epoch k continues with epoch k + 1, and its history()
+// still holds epochs 1..k (they travel in the checkpoint).
 //
 // Data-parallel training (distribute()): every rank runs this same loop over
 // the same global batches; the concrete trainer trains on its rank's slice

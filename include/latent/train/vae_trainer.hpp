@@ -1,8 +1,9 @@
 // latent/train/vae_trainer.hpp: trains a Vae: the model, an objective policy
 // (the beta-weighted negative ELBO by default) and an optimizer policy (Adam
-// with lr 1e-3 by default). A steady-state step allocates nothing: the batch
-// bytes are scaled straight into the tape's input node, the noise is drawn
-// into the tape's noise node, and the tape's buffers are reused.
+// with lr 1e-3 by default). A conditional VAE (Conditioning) is given each
+// batch's labels. A steady-state step allocates nothing: the batch bytes are
+// scaled straight into the tape's input node, the labels and the noise are
+// written into nodes of their own, and the tape's buffers are reused.
 // Distributed (EpochTrainer::distribute), a step records this rank's slice
 // of the global batch, with its columns of the global batch's noise.
 #pragma once
@@ -17,17 +18,21 @@
 #include "latent/optim/adam.hpp"
 #include "latent/optim/clip.hpp"
 #include "latent/random.hpp"
+#include "latent/train/step_parts.hpp"
 #include "latent/train/trainer.hpp"
 
 namespace latent {
 
 /// The objective: negative ELBO with the KL weighted by beta (beta-VAE).
+/// An objective is called with the model, the batch x (features x batch),
+/// its one-hot labels (an invalid Var for an unconditional model) and the
+/// noise eps, and returns the model's Terms.
 struct NegativeElbo {
   double beta = 1.0;
 
   template <class Model, class S>
-  typename Model::Terms operator()(Model& model, Var<S> x, Var<S> eps) const {
-    return model.negative_elbo(x, eps, beta);
+  typename Model::Terms operator()(Model& model, Var<S> x, Var<S> condition, Var<S> eps) const {
+    return model.negative_elbo(x, condition, eps, beta);
   }
 };
 
@@ -57,26 +62,22 @@ class VaeTrainer : public EpochTrainer<VaeTrainer<Model, Optimizer, Objective>> 
   double train_batch(const data::Dataset& data, const data::Batch& batch, RunningMeans& means) {
     model_.train();
     const Slice slice = this->parallel().slice(batch.size());
-    double loss = 0;
+    Var<Scalar> local_loss;
     if (slice.count > 0) {
       const auto terms = record(data, slice.of(batch), slice);
       const double weight = static_cast<double>(slice.count);
       means.add("loss", terms.loss.item(), weight);
       means.add("reconstruction", terms.reconstruction.item(), weight);
       means.add("kl", terms.kl.item(), weight);
-      loss = gradients_.backward(this->parallel(), slice, tape_, terms.loss);
+      local_loss = terms.loss;
     } else {
       draw_noise(slice, empty_noise_);
-      loss = gradients_.backward(this->parallel());
     }
-    if (!std::isfinite(loss)) {  // leave the parameters as they were
-      zero_grad(params_);
-      return loss;
-    }
-    if (options_.clip_norm > 0) means.add("grad_norm", clip_grad_norm(params_, options_.clip_norm), slice.share());
+    const double loss = detail::global_backward(gradients_, this->parallel(), slice, tape_, local_loss);
+    if (!std::isfinite(loss)) return loss;  // leave the parameters as they were
     if (options_.lr_schedule) optimizer_.lr = static_cast<Scalar>(options_.lr_schedule(this->steps_done_));
-    optimizer_.step(params_);
-    zero_grad(params_);
+    const double norm = detail::update(optimizer_, params_, options_.clip_norm);
+    if (options_.clip_norm > 0) means.add("grad_norm", norm, slice.share());
     return loss;
   }
 
@@ -119,11 +120,11 @@ class VaeTrainer : public EpochTrainer<VaeTrainer<Model, Optimizer, Objective>> 
   /// Records the objective on `examples`, this rank's slice of a batch.
   typename Model::Terms record(const data::Dataset& data, const data::Batch& examples, const Slice& slice) {
     tape_.reset();
-    Var<Scalar> x = tape_.constant(data.features(), examples.size());
-    data.fill_batch(tape_.value_of(x), examples);
+    Var<Scalar> x = detail::record_images<data::ZeroToOne>(tape_, data, examples);
+    Var<Scalar> labels = detail::record_labels(tape_, data, examples, model_.classes());
     Var<Scalar> eps = tape_.constant(model_.latent_dim(), examples.size());
     draw_noise(slice, tape_.value_of(eps));
-    return options_.objective(model_, x, eps);
+    return options_.objective(model_, x, labels, eps);
   }
 
   /// This slice's columns of the global batch's reparameterization noise.

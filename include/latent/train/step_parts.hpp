@@ -1,0 +1,90 @@
+// latent/train/step_parts.hpp: what the trainers' steps are built from, so
+// that a new model family's trainer composes them instead of copying another
+// trainer's step: a batch's images and labels recorded on a tape, one
+// network's gradient summed over the ranks, one optimizer update of one
+// network, and one update of a GAN's critic (shared by the GAN and the
+// VAE-GAN). None allocates once shapes are steady.
+#pragma once
+
+#include <cmath>
+
+#include "latent/autodiff/tape.hpp"
+#include "latent/data/dataset.hpp"
+#include "latent/data/one_hot.hpp"
+#include "latent/distributed/data_parallel.hpp"
+#include "latent/distributed/gradient_sync.hpp"
+#include "latent/models/gan_loss.hpp"
+#include "latent/optim/clip.hpp"
+#include "latent/train/history.hpp"
+
+namespace latent::detail {
+
+/// The images `indices` of `data`, scaled by Scaling, as a constant on
+/// `tape` (features x indices.size()), filled in place.
+template <class Scaling, class S, class Indices>
+Var<S> record_images(Tape<S>& tape, const data::Dataset& data, const Indices& indices) {
+  Var<S> x = tape.constant(data.features(), static_cast<Index>(indices.size()));
+  data.template fill_batch<Scaling>(tape.value_of(x), indices);
+  return x;
+}
+
+/// The labels of the examples `indices` of `data`, one-hot (classes x
+/// indices.size()), as a constant on `tape`; an invalid Var when classes is
+/// 0 (an unconditional model).
+template <class S, class Indices>
+Var<S> record_labels(Tape<S>& tape, const data::Dataset& data, const Indices& indices, Index classes) {
+  if (classes == 0) return Var<S>();
+  Var<S> labels = tape.constant(classes, static_cast<Index>(indices.size()));
+  data::fill_one_hot_labels(tape.value_of(labels), data, indices);
+  return labels;
+}
+
+/// Sweeps `loss`, this rank's loss on its `slice` of the global batch (an
+/// invalid Var for a rank without examples in it), and leaves the global
+/// batch's gradient in the parameters of `gradients` on every rank (see
+/// GradientSync). Returns the global batch's loss; when it is NaN or
+/// infinite, the gradients are cleared and nothing may be updated.
+template <class S>
+double global_backward(GradientSync<S>& gradients, DataParallel& parallel, const Slice& slice, Tape<S>& tape, Var<S> loss) {
+  const double global = loss.valid() ? gradients.backward(parallel, slice, tape, loss) : gradients.backward(parallel);
+  if (!std::isfinite(global)) zero_grad(gradients.parameters());
+  return global;
+}
+
+/// One update of one network from the gradients its parameters hold: clips
+/// them to a global norm (if clip_norm > 0), steps the optimizer and clears
+/// them. Returns the gradient norm before clipping.
+template <class Optimizer, class S>
+double update(Optimizer& optimizer, const ParameterList<S>& params, double clip_norm) {
+  const double norm = clip_norm > 0 ? clip_grad_norm(params, clip_norm) : grad_norm(params);
+  optimizer.step(params);
+  zero_grad(params);
+  return norm;
+}
+
+/// One update of a GAN's critic on this rank's `slice` of a batch:
+/// record_loss() records its loss (GanTerms) on `tape` (not called for an
+/// empty slice); unless the global loss is NaN or infinite, the critic is
+/// updated and kept Lipschitz, and d_loss, d_grad_norm, d_real, d_fake (the
+/// loss's output of the scores) and, for a loss with a penalty, d_penalty
+/// join the means, weighted by the slice's examples. Returns the global loss.
+template <class Loss, class S, class RecordLoss, class Optimizer, class Lipschitz>
+double critic_update(const RecordLoss& record_loss, Tape<S>& tape, DataParallel& parallel, const Slice& slice,
+                     GradientSync<S>& gradients, Optimizer& optimizer, const Lipschitz& lipschitz, double clip_norm,
+                     RunningMeans& means) {
+  const double weight = static_cast<double>(slice.count);
+  GanTerms<S> terms;
+  if (slice.count > 0) terms = record_loss();
+  const double loss = global_backward(gradients, parallel, slice, tape, terms.loss);
+  if (!std::isfinite(loss)) return loss;
+  means.add("d_grad_norm", update(optimizer, gradients.parameters(), clip_norm), weight);
+  lipschitz.after_critic_update(gradients.parameters());
+  means.add("d_loss", loss, weight);
+  if (slice.count == 0) return loss;
+  means.add("d_real", Loss::output(terms.real_scores.value().array()).mean(), weight);
+  means.add("d_fake", Loss::output(terms.fake_scores.value().array()).mean(), weight);
+  if (terms.penalty.valid()) means.add("d_penalty", terms.penalty.item(), weight);
+  return loss;
+}
+
+}  // namespace latent::detail
