@@ -172,8 +172,8 @@ inline double step_flops(const std::vector<AffineUse>& uses, Index batch) {
 /// The VAE of PyTorch's official example: 784-400-20, ReLU hidden layers,
 /// Bernoulli decoder on logits.
 struct VaeModel {
-  using Encoder = latent::GaussianEncoder<latent::Mlp<float, latent::ReLU>>;
-  using Decoder = latent::Decoder<latent::Mlp<float, latent::ReLU, latent::Identity>>;
+  using Encoder = latent::GaussianEncoder<latent::Mlp<float, latent::ReLU, latent::ReLU>>;
+  using Decoder = latent::Decoder<latent::Mlp<float, latent::ReLU>>;
   using Model = latent::Vae<Encoder, Decoder, latent::Bernoulli>;
 
   static constexpr Index data = 784, hidden = 400, latent_size = 20;

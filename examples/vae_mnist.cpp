@@ -29,8 +29,8 @@ struct Flags : example::CommonFlags, example::ConditionalFlags {
   int iw = 0;
 };
 
-using Encoder = latent::GaussianEncoder<latent::Mlp<float, latent::ReLU>>;
-using Decoder = latent::Decoder<latent::Mlp<float, latent::ReLU, latent::Identity>>;
+using Encoder = latent::GaussianEncoder<latent::Mlp<float, latent::ReLU, latent::ReLU>>;
+using Decoder = latent::Decoder<latent::Mlp<float, latent::ReLU>>;
 using Model = latent::Vae<Encoder, Decoder, latent::Bernoulli>;
 using Trainer = latent::VaeTrainer<Model>;
 

@@ -7,8 +7,8 @@
 int main(int argc, char** argv) try {
   auto mnist = latent::data::load_mnist(argc > 1 ? argv[1] : "data/mnist");
   latent::Rng rng(1);
-  using Encoder = latent::GaussianEncoder<latent::Mlp<float, latent::ReLU>>;
-  using Decoder = latent::Decoder<latent::Mlp<float, latent::ReLU, latent::Identity>>;
+  using Encoder = latent::GaussianEncoder<latent::Mlp<float, latent::ReLU, latent::ReLU>>;
+  using Decoder = latent::Decoder<latent::Mlp<float, latent::ReLU>>;
   latent::Vae<Encoder, Decoder, latent::Bernoulli> vae(Encoder({784, 400}, 20, rng), Decoder({20, 400, 784}, rng));
   latent::VaeTrainer<decltype(vae)> trainer(vae, latent::Adam<float>(1e-3f));
   latent::FitOptions options;

@@ -65,7 +65,7 @@ TEST_CASE("a Classifier trained with softmax cross-entropy separates three blobs
           "[classifier][training]") {
   const auto train = three_blobs(600, 1), test_set = three_blobs(300, 2);
   latent::Rng rng(3);
-  using Model = latent::Classifier<latent::Mlp<float, latent::ReLU>>;
+  using Model = latent::Classifier<latent::Mlp<float, latent::ReLU, latent::ReLU>>;
   Model classifier({2, 16}, 3, rng);
   REQUIRE(classifier.feature_dim() == 16);
   REQUIRE(classifier.classes() == 3);

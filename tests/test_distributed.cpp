@@ -298,7 +298,7 @@ TEST_CASE("threads per rank share the machine's cores", "[distributed]") {
 
 namespace {
 
-using Encoder = latent::GaussianEncoder<latent::Mlp<float, latent::ReLU>>;
+using Encoder = latent::GaussianEncoder<latent::Mlp<float, latent::ReLU, latent::ReLU>>;
 using Decoder = latent::Decoder<latent::Mlp<float, latent::ReLU, latent::Identity>>;
 using TestVae = latent::Vae<Encoder, Decoder, latent::Bernoulli>;
 using VaeTrainer = latent::VaeTrainer<TestVae>;

@@ -124,7 +124,7 @@ TEST_CASE("a trainer resumed from a checkpoint keeps the history of the epochs b
   std::vector<std::uint8_t> pixels(64 * 16), labels(64);
   for (auto& p : pixels) p = static_cast<std::uint8_t>(data_rng.below(256));
   const latent::data::Dataset data(std::move(pixels), std::move(labels), 4, 4);
-  using Encoder = latent::GaussianEncoder<latent::Mlp<float, latent::Tanh>>;
+  using Encoder = latent::GaussianEncoder<latent::Mlp<float, latent::Tanh, latent::Tanh>>;
   using Decoder = latent::Decoder<latent::Mlp<float, latent::Tanh, latent::Identity>>;
   using Vae = latent::Vae<Encoder, Decoder>;
   struct Run {

@@ -1,6 +1,7 @@
 // Layers: every layer passes the shared gradient check w.r.t. its parameters
 // and its input, on batch 1 and batch > 1; stacks enumerate their parameters.
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "helpers.hpp"
@@ -75,6 +76,20 @@ TEST_CASE("stacks enumerate their parameters by name", "[layer]") {
   const auto seq_named = seq.named_parameters();
   REQUIRE(seq_named.size() == 4);
   REQUIRE(seq_named[2].name == "1.weight");
+}
+
+TEST_CASE("an Mlp's last layer is linear unless its activation is named", "[layer]") {
+  STATIC_REQUIRE(std::is_same<latent::Mlp<float, latent::ReLU>::OutputActivation, latent::Identity>::value);
+  latent::Rng rng(9);
+  latent::Mlp<float, latent::ReLU> linear_last({3, 8, 5}, rng);
+  latent::Mlp<float, latent::ReLU, latent::ReLU> relu_last({3, 8, 5}, rng);
+  Tape<float> tape;
+  Matrix<float> x(3, 64);
+  rng.fill_normal(x);
+  // A ReLU'd last layer cannot go below zero (a Bernoulli decoder's logits
+  // could then never say p < 1/2); a linear one does.
+  REQUIRE((linear_last(tape.constant(x)).value().array() < 0).any());
+  REQUIRE((relu_last(tape.constant(x)).value().array() >= 0).all());
 }
 
 TEST_CASE("layers reject bad sizes and inputs", "[layer]") {

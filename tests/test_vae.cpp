@@ -15,12 +15,12 @@ using latent::Tape;
 namespace {
 
 template <class S>
-using TestVae = latent::Vae<latent::GaussianEncoder<latent::Mlp<S, latent::Tanh>>,
+using TestVae = latent::Vae<latent::GaussianEncoder<latent::Mlp<S, latent::Tanh, latent::Tanh>>,
                             latent::Decoder<latent::Mlp<S, latent::Tanh, latent::Identity>>>;
 
 template <class S>
 TestVae<S> make_vae(Index data, Index hidden, Index latent_size, latent::Rng& rng) {
-  latent::GaussianEncoder<latent::Mlp<S, latent::Tanh>> encoder({data, hidden}, latent_size, rng);
+  latent::GaussianEncoder<latent::Mlp<S, latent::Tanh, latent::Tanh>> encoder({data, hidden}, latent_size, rng);
   latent::Decoder<latent::Mlp<S, latent::Tanh, latent::Identity>> decoder({latent_size, hidden, data}, rng);
   return TestVae<S>(std::move(encoder), std::move(decoder));
 }
@@ -74,7 +74,7 @@ TEST_CASE("gradcheck: the whole negative ELBO w.r.t. encoder and decoder paramet
 
 TEST_CASE("gradcheck: a Gaussian likelihood with learned variance", "[gradcheck][vae]") {
   latent::Rng rng(24);
-  latent::GaussianEncoder<latent::Mlp<double, latent::Tanh>> encoder({4, 3}, 2, rng);
+  latent::GaussianEncoder<latent::Mlp<double, latent::Tanh, latent::Tanh>> encoder({4, 3}, 2, rng);
   latent::Decoder<latent::Mlp<double, latent::Tanh, latent::Identity>> decoder({2, 3, 4}, rng);
   latent::Vae<decltype(encoder), decltype(decoder), latent::Gaussian<double>> vae(std::move(encoder), std::move(decoder),
                                                                                    latent::Gaussian<double>(0.5, true));
@@ -89,7 +89,7 @@ TEST_CASE("gradcheck: a Gaussian likelihood with learned variance", "[gradcheck]
 
 TEST_CASE("a Vae refuses an encoder and decoder that do not fit", "[vae]") {
   latent::Rng rng(27);
-  latent::GaussianEncoder<latent::Mlp<float>> encoder({10, 8}, 3, rng);
+  latent::GaussianEncoder<latent::Mlp<float, latent::ReLU, latent::ReLU>> encoder({10, 8}, 3, rng);
   latent::Decoder<latent::Mlp<float, latent::ReLU, latent::Identity>> decoder({4, 8, 10}, rng);
   using Model = latent::Vae<decltype(encoder), decltype(decoder)>;
   REQUIRE_THROWS_WITH(Model(encoder, decoder), Catch::Contains("latent size 3") && Catch::Contains("4"));

@@ -34,7 +34,7 @@ namespace {
 using latent::Index;
 using latent::Matrix;
 
-using Encoder = latent::GaussianEncoder<latent::Mlp<float, latent::ReLU>>;
+using Encoder = latent::GaussianEncoder<latent::Mlp<float, latent::ReLU, latent::ReLU>>;
 using Decoder = latent::Decoder<latent::Mlp<float, latent::ReLU, latent::Identity>>;
 using Vae = latent::Vae<Encoder, Decoder, latent::Bernoulli>;
 using VaeTrainer = latent::VaeTrainer<Vae>;

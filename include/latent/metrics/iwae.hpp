@@ -5,8 +5,11 @@
 #pragma once
 
 #include <cmath>
+#include <string>
+#include <type_traits>
 
 #include "latent/autodiff/losses.hpp"
+#include "latent/concepts.hpp"
 #include "latent/data/dataset.hpp"
 #include "latent/random.hpp"
 
@@ -17,6 +20,8 @@ template <class Model>
 Matrix<typename Model::Scalar> importance_weighted_log_likelihood(Model& model, const Matrix<typename Model::Scalar>& x, int samples,
                                                              Rng& rng) {
   using S = typename Model::Scalar;
+  static_assert(contract::LikelihoodForMetrics<std::decay_t<decltype(model.likelihood())>, S>::ok &&
+                contract::PriorForMetrics<std::decay_t<decltype(model.prior())>, S>::ok);
   if (samples < 1) throw error("importance_weighted_log_likelihood: needs at least one sample, got " + std::to_string(samples));
   const auto q = model.posterior(x);
   const Matrix<S> sigma = (S(0.5) * q.logvar.array()).exp().matrix();

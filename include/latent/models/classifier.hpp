@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "latent/concepts.hpp"
 #include "latent/nn/dense.hpp"
 #include "latent/nn/module.hpp"
 #include "latent/random.hpp"
@@ -16,9 +17,14 @@ namespace latent {
 
 /// features -> body -> hidden features -> Dense -> class logits (classes x batch).
 template <class Body>
-class Classifier : public Module<Classifier<Body>, typename Body::Scalar> {
+class Classifier : public Module<Classifier<Body>, contract::scalar_of_t<Body>> {
+  static_assert(contract::Layer<Body>::ok);
+  static_assert(!contract::ends_linear<Body>::value,
+                "Classifier: the body's last layer is linear (an Mlp ends in Identity unless told otherwise) and the "
+                "head is linear too; name the body's activation: Mlp<S, Hidden, Hidden>");
+
  public:
-  using Scalar = typename Body::Scalar;
+  using Scalar = contract::scalar_of_t<Body>;
 
   Classifier(Body body, Index classes, Rng& rng) : body_(std::move(body)), head_(body_.out_features(), classes, rng) {}
   /// Builds the body from its sizes ({784, 512, 256}: image -> hidden features).

@@ -19,6 +19,7 @@
 
 #include "latent/autodiff/autodiff.hpp"
 #include "latent/models/condition.hpp"
+#include "latent/concepts.hpp"
 #include "latent/models/gan_loss.hpp"
 #include "latent/models/noise.hpp"
 #include "latent/nn/discriminator.hpp"
@@ -68,15 +69,21 @@ class GanCritic {
 };
 
 template <class Generator, class Discriminator, class Loss = NonSaturatingBce, class Noise = NormalNoise>
-class Gan : public Module<Gan<Generator, Discriminator, Loss, Noise>, typename Generator::Scalar> {
+class Gan : public Module<Gan<Generator, Discriminator, Loss, Noise>, contract::scalar_of_t<Generator>> {
  public:
-  using Scalar = typename Generator::Scalar;
+  using Scalar = contract::scalar_of_t<Generator>;
   using LossPolicy = Loss;
   using NoisePolicy = Noise;
   using Terms = GanTerms<Scalar>;
   using Critic = GanCritic<Discriminator>;
-  static_assert(std::is_same<Scalar, typename Discriminator::Scalar>::value,
+
+ private:
+  static_assert(contract::Generator<Generator>::ok && contract::Discriminator<Discriminator>::ok);
+  static_assert(std::is_same<Scalar, contract::scalar_of_t<Discriminator>>::value,
                 "Gan: the generator and discriminator must use the same scalar type");
+  static_assert(contract::GanLoss<Loss, Scalar, Critic, GanBatch<Scalar>>::ok && contract::Noise<Noise, Scalar>::ok);
+
+ public:
 
   Gan(Generator generator, Discriminator discriminator, Loss loss = {}, Noise noise = {}, Conditioning conditioning = {})
       : generator_(std::move(generator)),

@@ -16,6 +16,7 @@
 
 #include "latent/autodiff/autodiff.hpp"
 #include "latent/models/condition.hpp"
+#include "latent/concepts.hpp"
 #include "latent/models/interpolation.hpp"
 #include "latent/models/likelihood.hpp"
 #include "latent/models/prior.hpp"
@@ -25,10 +26,17 @@
 namespace latent {
 
 template <class Encoder, class Decoder, class Likelihood = Bernoulli, class Prior = StandardNormal>
-class Vae : public Module<Vae<Encoder, Decoder, Likelihood, Prior>, typename Encoder::Scalar> {
+class Vae : public Module<Vae<Encoder, Decoder, Likelihood, Prior>, contract::scalar_of_t<Encoder>> {
  public:
-  using Scalar = typename Encoder::Scalar;
-  static_assert(std::is_same<Scalar, typename Decoder::Scalar>::value, "Vae: the encoder and decoder must use the same scalar type");
+  using Scalar = contract::scalar_of_t<Encoder>;
+
+ private:
+  static_assert(contract::Encoder<Encoder>::ok && contract::Decoder<Decoder>::ok);
+  static_assert(std::is_same<Scalar, contract::scalar_of_t<Decoder>>::value,
+                "Vae: the encoder and decoder must use the same scalar type");
+  static_assert(contract::Likelihood<Likelihood, Scalar>::ok && contract::Prior<Prior, Scalar>::ok);
+
+ public:
 
   /// The negative ELBO and its two parts, each 1x1, nats per example.
   struct Terms {

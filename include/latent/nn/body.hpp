@@ -6,15 +6,19 @@
 #include <utility>
 #include <vector>
 
+#include "latent/autodiff/tape.hpp"
+#include "latent/concepts.hpp"
 #include "latent/nn/module.hpp"
 #include "latent/random.hpp"
 
 namespace latent {
 
 template <class Derived, class Body>
-class WithBody : public Module<Derived, typename Body::Scalar> {
+class WithBody : public Module<Derived, contract::scalar_of_t<Body>> {
+  static_assert(contract::Layer<Body>::ok);
+
  public:
-  using Scalar = typename Body::Scalar;
+  using Scalar = contract::scalar_of_t<Body>;
 
   Body& body() { return body_; }
   const Body& body() const { return body_; }

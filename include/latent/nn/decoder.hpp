@@ -16,7 +16,7 @@ class Decoder : public WithBody<Decoder<Body>, Body> {
   using Base::body_;
 
  public:
-  using Scalar = typename Body::Scalar;
+  using Scalar = contract::scalar_of_t<Body>;
 
   explicit Decoder(Body body) : Base(std::move(body)) {}
   /// Builds the body from its sizes ({20, 400, 784}: latent -> hidden -> data).

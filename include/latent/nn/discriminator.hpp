@@ -25,7 +25,7 @@ class Discriminator : public WithBody<Discriminator<Body>, Body> {
   using Base::body_;
 
  public:
-  using Scalar = typename Body::Scalar;
+  using Scalar = contract::scalar_of_t<Body>;
 
   explicit Discriminator(Body body) : Base(std::move(body)) { check_single_output(); }
   /// Builds the body from its sizes ({784, 512, 256, 1}: image -> hidden -> score).

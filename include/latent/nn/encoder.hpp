@@ -6,14 +6,20 @@
 #include <utility>
 #include <vector>
 
+#include "latent/concepts.hpp"
 #include "latent/nn/dense.hpp"
 
 namespace latent {
 
 template <class Body>
-class GaussianEncoder : public Module<GaussianEncoder<Body>, typename Body::Scalar> {
+class GaussianEncoder : public Module<GaussianEncoder<Body>, contract::scalar_of_t<Body>> {
+  static_assert(contract::Layer<Body>::ok);
+  static_assert(!contract::ends_linear<Body>::value,
+                "GaussianEncoder: the body's last layer is linear (an Mlp ends in Identity unless told otherwise) and "
+                "the mean and log-variance heads are linear too; name the body's activation: Mlp<S, Hidden, Hidden>");
+
  public:
-  using Scalar = typename Body::Scalar;
+  using Scalar = contract::scalar_of_t<Body>;
 
   struct Output {
     Var<Scalar> mu;

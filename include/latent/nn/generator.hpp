@@ -21,7 +21,7 @@ class Generator : public WithBody<Generator<Body, Output>, Body> {
   using Base::body_;
 
  public:
-  using Scalar = typename Body::Scalar;
+  using Scalar = contract::scalar_of_t<Body>;
   using OutputActivation = Output;
 
   explicit Generator(Body body, Output output = {}) : Base(std::move(body)), output_(output) {}

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "latent/image_shape.hpp"
+#include "latent/concepts.hpp"
 #include "latent/nn/dense.hpp"
 
 namespace latent {
@@ -44,10 +45,12 @@ std::string layer_name(const L& layer, std::size_t index) {
 }  // namespace detail
 
 template <class First, class... Rest>
-class Sequential : public Module<Sequential<First, Rest...>, typename First::Scalar> {
+class Sequential : public Module<Sequential<First, Rest...>, contract::scalar_of_t<First>> {
+  static_assert((contract::Layer<First>::ok && ... && contract::Layer<Rest>::ok));
+
  public:
-  using Scalar = typename First::Scalar;
-  static_assert((std::is_same<typename Rest::Scalar, Scalar>::value && ...),
+  using Scalar = contract::scalar_of_t<First>;
+  static_assert((std::is_same<contract::scalar_of_t<Rest>, Scalar>::value && ...),
                 "Sequential: every layer must use the same scalar type");
 
   /// Checks that each layer reads what the one before it writes: the same
@@ -105,10 +108,18 @@ class Sequential : public Module<Sequential<First, Rest...>, typename First::Sca
 };
 
 /// Dense layers through the given sizes ({784, 400, 20}: two layers): every
-/// layer applies Hidden except the last, which applies Output.
-template <class S, class Hidden = ReLU, class Output = Hidden, class Init = GlorotUniform>
+/// layer applies Hidden except the last, which applies Output, Identity
+/// unless chosen: an MLP's last layer is linear (its logits, means or scores
+/// go to a loss or a likelihood as they are), as in PyTorch's and Keras'
+/// stacks. A body whose output feeds more layers (the body of a
+/// GaussianEncoder or a Classifier, followed by linear heads) names its
+/// activation: Mlp<S, ReLU, ReLU>.
+template <class S, class Hidden = ReLU, class Output = Identity, class Init = GlorotUniform>
 class Mlp : public Module<Mlp<S, Hidden, Output, Init>, S> {
  public:
+  using HiddenActivation = Hidden;
+  using OutputActivation = Output;
+
   Mlp(const std::vector<Index>& sizes, Rng& rng, Hidden hidden = {}, Output output = {}, Init init = {})
       // Members are built in declaration order, so the hidden layers draw from rng first.
       : hidden_(hidden_layers(sizes, rng, hidden, init)), output_(sizes.at(sizes.size() - 2), sizes.at(sizes.size() - 1), rng, output, init) {}

@@ -34,6 +34,7 @@
 #include <utility>
 #include <vector>
 
+#include "latent/concepts.hpp"
 #include "latent/data/dataset.hpp"
 #include "latent/distributed/gradient_sync.hpp"
 #include "latent/models/gan.hpp"
@@ -54,6 +55,7 @@ class GanTrainer
  public:
   using Scalar = typename Model::Scalar;
   using Loss = typename Model::LossPolicy;
+  static_assert(contract::Optimizer<GeneratorOptimizer, Scalar>::ok && contract::Optimizer<DiscriminatorOptimizer, Scalar>::ok);
 
   struct Options {
     int n_critic = 1;          ///< discriminator steps per generator step

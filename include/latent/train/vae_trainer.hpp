@@ -12,6 +12,7 @@
 #include <functional>
 #include <string>
 
+#include "latent/concepts.hpp"
 #include "latent/data/dataset.hpp"
 #include "latent/distributed/gradient_sync.hpp"
 #include "latent/models/vae.hpp"
@@ -40,6 +41,7 @@ template <class Model, class Optimizer = Adam<typename Model::Scalar>, class Obj
 class VaeTrainer : public EpochTrainer<VaeTrainer<Model, Optimizer, Objective>> {
  public:
   using Scalar = typename Model::Scalar;
+  static_assert(contract::ScheduledOptimizer<Optimizer, Scalar>::ok);
 
   struct Options {
     Objective objective{};

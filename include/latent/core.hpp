@@ -1,0 +1,45 @@
+// latent/core.hpp: the library without its file formats: the autodiff core,
+// layers, optimizers and models (VAE, GAN, classifier) and their contracts.
+// It pulls no zlib, stb, POSIX or <filesystem> header into a translation
+// unit, and parses in a fraction of latent.hpp's time. The trainers are not
+// here: they read datasets from IDX files and save checkpoints, so they come
+// with the file-format headers (latent/latent.hpp, or train/*.hpp alone).
+#pragma once
+
+#include "latent/autodiff/autodiff.hpp"
+#include "latent/concepts.hpp"
+#include "latent/data/one_hot.hpp"
+#include "latent/denormals.hpp"
+#include "latent/error.hpp"
+#include "latent/image_shape.hpp"
+#include "latent/matrix.hpp"
+#include "latent/models/classifier.hpp"
+#include "latent/models/condition.hpp"
+#include "latent/models/gan.hpp"
+#include "latent/models/gan_loss.hpp"
+#include "latent/models/gradient_penalty.hpp"
+#include "latent/models/interpolation.hpp"
+#include "latent/models/likelihood.hpp"
+#include "latent/models/noise.hpp"
+#include "latent/models/prior.hpp"
+#include "latent/models/vae.hpp"
+#include "latent/models/vae_gan.hpp"
+#include "latent/nn/batch_norm.hpp"
+#include "latent/nn/convolution.hpp"
+#include "latent/nn/decoder.hpp"
+#include "latent/nn/dense.hpp"
+#include "latent/nn/discriminator.hpp"
+#include "latent/nn/encoder.hpp"
+#include "latent/nn/generator.hpp"
+#include "latent/nn/init.hpp"
+#include "latent/nn/module.hpp"
+#include "latent/nn/reshape.hpp"
+#include "latent/nn/sequential.hpp"
+#include "latent/nn/spectral_norm.hpp"
+#include "latent/optim/adam.hpp"
+#include "latent/optim/clip.hpp"
+#include "latent/optim/schedule.hpp"
+#include "latent/optim/sgd.hpp"
+#include "latent/random.hpp"
+#include "latent/threads.hpp"
+#include "latent/version.hpp"
