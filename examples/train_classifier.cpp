@@ -52,9 +52,7 @@ int run(const Flags& flags) {
       one_hot.setZero();
       for (latent::Index j = 0; j < batch.size(); ++j) one_hot(mnist.train.label(batch[j]), j) = 1;
       latent::Var<float> loss = latent::softmax_cross_entropy(classifier(x), targets);
-      if (!std::isfinite(loss.item()))
-        throw latent::numeric_error("training diverged at step " + std::to_string(step + 1) + ": the loss is " +
-                                    std::to_string(loss.item()));
+      latent::check_finite_loss(loss.item(), step + 1);
       tape.backward(loss);
       adam.lr = static_cast<float>(schedule(step++));
       adam.step(params);

@@ -97,4 +97,12 @@ for f in reconstructions.png samples.png interpolation.png history.csv; do [ -s 
 [ "$(stat -c %s "$work/vaegan-samples")" -eq $((16 + 30 * 784)) ] || fail "vaegan samples file has the wrong size"
 expect_exit 0 "resumed from .* after epoch 1" "${vaegan[@]}" --epochs 2 --resume "$work/vaegan.ckpt"
 expect_exit 1 "does not fit" "$bin/vaegan_mnist" --data "$work/data" --batch 50 --latent 5 --epochs 2 --resume "$work/vaegan.ckpt"
+
+# The quickstarts and the hand-written loop, as README quotes them: one epoch each.
+(cd "$work" && expect_exit 0 "test loss" "$bin/vae_quickstart" "$work/data" 1) || exit 1
+[ -s "$work/samples.png" ] || fail "vae_quickstart wrote no samples.png"
+expect_exit 0 "epoch 1 train loss" "$bin/vae_loop" "$work/data" 1
+(cd "$work" && expect_exit 0 "" "$bin/gan_quickstart" "$work/data" 1) || exit 1
+[ -s "$work/gan_samples.png" ] || fail "gan_quickstart wrote no gan_samples.png"
+expect_exit 1 "nowhere" "$bin/vae_loop" "$work/nowhere" 1
 echo "examples: all checks passed"

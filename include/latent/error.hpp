@@ -3,6 +3,8 @@
 // that names the operation or file and what was wrong.
 #pragma once
 
+#include <cmath>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -32,5 +34,17 @@ class numeric_error : public error {
  public:
   using error::error;
 };
+
+/// The guard of every training loop (the trainers' and a hand-written one):
+/// call it with the loss of step `step` (counted from 1) before that step
+/// updates anything. A NaN or infinite loss throws a numeric_error, so a
+/// diverged run stops with its parameters as they were instead of spreading
+/// NaN through them. An epoch above 0 is named in the message too.
+inline void check_finite_loss(double loss, std::int64_t step, int epoch = 0) {
+  if (std::isfinite(loss)) return;
+  throw numeric_error("training diverged: the loss is " + std::to_string(loss) + " at step " + std::to_string(step) +
+                      (epoch > 0 ? " (epoch " + std::to_string(epoch) + ")" : std::string()) +
+                      "; the parameters were not updated by that step");
+}
 
 }  // namespace latent

@@ -74,10 +74,7 @@ class EpochTrainer {
       for (const data::Batch& batch : batches) {
         const double loss = self().train_batch(train, batch, means);
         ++steps_done_;
-        if (!std::isfinite(loss))
-          throw numeric_error("training diverged: the loss is " + std::to_string(loss) + " at step " +
-                              std::to_string(steps_done_) + " (epoch " + std::to_string(epoch) +
-                              "); the parameters were not updated by that step");
+        check_finite_loss(loss, steps_done_, epoch);
         samples += batch.size();
         progress.step(++step, means.mean(Derived::progress_figure), samples);
       }
