@@ -7,11 +7,18 @@
 // C1^{1/2} C2 C1^{1/2}, so both roots come from symmetric eigen-decompositions
 // (no general matrix square root, no complex parts to discard). Sums run in
 // double precision whatever the features' scalar type.
+//
+// Every function here is a template, even where it takes one type only: a
+// non-template inline function is compiled in every translation unit that
+// includes it, and these instantiate Eigen's eigen-solver, which made this
+// header the largest part of parsing latent.hpp (bench/compile-time.sh). As
+// templates they cost only the programs that compute a distance.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 #include <Eigen/Eigenvalues>
 
@@ -45,7 +52,8 @@ namespace detail {
 
 /// The square root of a symmetric positive semi-definite matrix: V sqrt(L) V^T,
 /// eigenvalues below zero (rounding) taken as zero.
-inline Matrix<double> symmetric_sqrt(const Matrix<double>& m) {
+template <class Derived>
+Matrix<double> symmetric_sqrt(const Eigen::MatrixBase<Derived>& m) {
   const Eigen::SelfAdjointEigenSolver<Matrix<double>> eigen(m);
   if (eigen.info() != Eigen::Success) throw numeric_error("symmetric_sqrt: the eigen-decomposition did not converge");
   const Vector<double> roots = eigen.eigenvalues().cwiseMax(0.0).cwiseSqrt();
@@ -54,8 +62,10 @@ inline Matrix<double> symmetric_sqrt(const Matrix<double>& m) {
 
 }  // namespace detail
 
-/// The squared Frechet distance between N(a.mean, a.covariance) and N(b.mean, b.covariance).
-inline double frechet_distance(const GaussianStatistics& a, const GaussianStatistics& b) {
+/// The squared Frechet distance between N(a.mean, a.covariance) and N(b.mean,
+/// b.covariance). (Statistics is GaussianStatistics; see the file's comment.)
+template <class Statistics, class = std::enable_if_t<std::is_same<Statistics, GaussianStatistics>::value>>
+double frechet_distance(const Statistics& a, const Statistics& b) {
   if (a.mean.size() != b.mean.size() || a.covariance.rows() != a.mean.size() || b.covariance.rows() != b.mean.size())
     throw shape_error("frechet_distance: statistics of " + std::to_string(a.mean.size()) + " and " +
                       std::to_string(b.mean.size()) + " dimensions");
