@@ -18,6 +18,7 @@
 #endif
 
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -84,7 +85,7 @@ int run_ranks(const char* program, const CLI::App& app, bool distributed, int th
       throw latent::error("started by an MPI launcher (" + launcher +
                           ") without --distributed: every rank would train a copy of its own; add --distributed to train one "
                           "model on all ranks");
-    latent::set_num_threads(threads > 0 ? threads : 1);
+    latent::set_num_threads(threads > 0 ? threads : latent::default_num_threads());
     return run(Ranks());
   }
 #if LATENT_EXAMPLES_MPI
@@ -92,7 +93,10 @@ int run_ranks(const char* program, const CLI::App& app, bool distributed, int th
   latent::mpi::Communicator world;
   try {
     latent::require_same_settings(world, flag_settings(app), program);
-    latent::set_num_threads(threads > 0 ? threads : latent::threads_per_rank(world.local_size()));
+    const char* environment_threads = std::getenv("LATENT_NUM_THREADS");
+    latent::set_num_threads(threads > 0                                          ? threads
+                            : environment_threads && *environment_threads != '\0' ? latent::default_num_threads()
+                                                                                 : latent::threads_per_rank(world.local_size()));
     return run(Ranks(world));
   } catch (const std::exception& e) {
     std::cerr << program << ": rank " << world.rank() << " of " << world.size() << ": " << e.what() << " (stopping every rank)"

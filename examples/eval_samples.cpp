@@ -27,7 +27,7 @@ struct Flags {
   std::string labels;
   std::string classifier;
   std::string data = "data/mnist";
-  int threads = 1;
+  int threads = 0;  ///< 0: LATENT_NUM_THREADS, else the machine's cores
 };
 
 /// Generated images from an IDX3 unsigned-byte file (N x 28 x 28), unlabelled.
@@ -67,7 +67,7 @@ std::string histogram_json(const latent::ClassHistogram& histogram) {
 }
 
 int run(const Flags& flags) {
-  latent::set_num_threads(flags.threads);
+  if (flags.threads > 0) latent::set_num_threads(flags.threads);
   const latent::data::Dataset samples = load_samples(flags.samples);
   const std::vector<std::uint8_t> asked =
       flags.labels.empty() ? std::vector<std::uint8_t>() : load_labels(flags.labels, static_cast<std::size_t>(samples.size()));
@@ -108,7 +108,9 @@ int main(int argc, char** argv) {
                  "the share the classifier puts in that class");
   app.add_option("--classifier", flags.classifier, "classifier checkpoint written by train_classifier")->required();
   app.add_option("--data", flags.data, "folder with the four MNIST IDX files, raw or .gz")->capture_default_str();
-  app.add_option("--threads", flags.threads, "threads for matrix products and optimizer updates")->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_option("--threads", flags.threads,
+                 "threads for matrix products and optimizer updates (default: LATENT_NUM_THREADS, else this machine's cores)")
+      ->check(CLI::Range(1, 256));
   CLI11_PARSE(app, argc, argv);
   try {
     return run(flags);

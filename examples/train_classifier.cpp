@@ -21,11 +21,11 @@ struct Flags {
   float lr = 1e-3f;
   std::string out = "classifier.ckpt";
   std::uint64_t seed = 1;
-  int threads = 1;
+  int threads = 0;  ///< 0: LATENT_NUM_THREADS, else the machine's cores
 };
 
 int run(const Flags& flags) {
-  latent::set_num_threads(flags.threads);
+  if (flags.threads > 0) latent::set_num_threads(flags.threads);
   const auto mnist = latent::data::load_mnist(flags.data);
   if (mnist.train.features() != 784)
     throw latent::shape_error(flags.data + ": images of " + latent::shape_string(mnist.train.rows(), mnist.train.cols()) +
@@ -83,7 +83,9 @@ int main(int argc, char** argv) {
   app.add_option("--lr", flags.lr, "Adam's peak learning rate (cosine decay to 0)")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--out", flags.out, "the checkpoint to write")->capture_default_str();
   app.add_option("--seed", flags.seed, "seed of initialization and shuffling")->capture_default_str();
-  app.add_option("--threads", flags.threads, "threads for matrix products and optimizer updates")->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_option("--threads", flags.threads,
+                 "threads for matrix products and optimizer updates (default: LATENT_NUM_THREADS, else this machine's cores)")
+      ->check(CLI::Range(1, 256));
   CLI11_PARSE(app, argc, argv);
   try {
     return run(flags);

@@ -33,7 +33,7 @@ struct CommonFlags {
   int epochs = 0;  ///< the example's own default
   latent::Index batch = 128;
   std::uint64_t seed = 1;
-  int threads = 0;  ///< 0: 1, or under --distributed the machine's cores / its ranks
+  int threads = 0;  ///< 0: LATENT_NUM_THREADS, else the machine's cores (under --distributed, divided by its ranks)
   bool distributed = false;
   std::string out;
   std::string samples_out;
@@ -54,8 +54,8 @@ inline void add_common_flags(CLI::App& app, CommonFlags& flags, const std::strin
       ->check(CLI::Range(1, 1 << 20));
   app.add_option("--seed", flags.seed, "seed of initialization, shuffling and noise")->capture_default_str();
   app.add_option("--threads", flags.threads,
-                 "threads for matrix products and optimizer updates (default 1; under --distributed, this machine's cores "
-                 "divided by its ranks)")
+                 "threads for matrix products and optimizer updates (default: LATENT_NUM_THREADS, else this machine's "
+                 "cores; under --distributed, its cores divided by its ranks)")
       ->check(CLI::Range(1, 256));
   app.add_flag("--distributed", flags.distributed,
                "train data-parallel as one rank of an MPI job (start with mpirun, mpiexec or srun; every rank trains its "

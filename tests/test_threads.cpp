@@ -6,9 +6,12 @@
 // one), also when both operands' gradients are computed at once or land in
 // one place; a loss summed over threads (bce_with_logits) and optimizer
 // updates split over threads give the one-thread results;
-// set_num_threads turns Eigen's own product threading off.
+// set_num_threads turns Eigen's own product threading off; the default count
+// comes from LATENT_NUM_THREADS or the machine's cores.
 #include <array>
 #include <atomic>
+#include <cstdlib>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -143,6 +146,21 @@ TEST_CASE("threads: set_num_threads sets latent's count and turns Eigen's produc
   REQUIRE(Eigen::nbThreads() == 1);
   latent::set_num_threads(0);
   REQUIRE(latent::num_threads() == 1);
+}
+
+TEST_CASE("threads: the default is LATENT_NUM_THREADS, else the machine's cores", "[threads]") {
+  const char* saved = std::getenv("LATENT_NUM_THREADS");
+  const std::string previous = saved ? saved : "";
+  ::setenv("LATENT_NUM_THREADS", "3", 1);
+  REQUIRE(latent::default_num_threads() == 3);
+  for (const char* bad : {"0", "-2", "two", "2x"}) {
+    ::setenv("LATENT_NUM_THREADS", bad, 1);
+    REQUIRE_THROWS_WITH(latent::default_num_threads(), Catch::Contains("LATENT_NUM_THREADS") && Catch::Contains(bad));
+  }
+  ::unsetenv("LATENT_NUM_THREADS");
+  const unsigned cores = std::thread::hardware_concurrency();
+  REQUIRE(latent::default_num_threads() == (cores > 0 ? static_cast<int>(cores) : 1));
+  if (saved) ::setenv("LATENT_NUM_THREADS", previous.c_str(), 1);
 }
 
 TEST_CASE("threads: the pool runs every share once", "[threads]") {

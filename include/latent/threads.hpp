@@ -1,5 +1,6 @@
 // latent/threads.hpp: the threads latent's ops run on. set_num_threads(n)
-// says how many; the large matrix products (autodiff/gemm.hpp) and the
+// says how many (by default LATENT_NUM_THREADS, else the machine's cores);
+// the large matrix products (autodiff/gemm.hpp) and the
 // optimizers' updates are then split into one share per thread and run on a
 // small pool of latent's own: the calling thread plus n - 1 workers, started
 // the first time they are needed.
@@ -25,16 +26,19 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "latent/error.hpp"
 #include "latent/matrix.hpp"
 
 namespace latent {
 namespace detail {
 
-/// The count set by set_num_threads; 0 until then.
+/// The count set by set_num_threads; 0 until then (num_threads() is then the default).
 inline int& requested_threads() {
   static int threads = 0;
   return threads;
@@ -191,19 +195,45 @@ class ThreadPool {
 
 }  // namespace detail
 
+/// The thread count a program gets unless it sets one: LATENT_NUM_THREADS
+/// when set (a whole number >= 1; anything else is an error), else the
+/// machine's cores as std::thread::hardware_concurrency counts them (1 where
+/// it cannot tell), as PyTorch does.
+inline int default_num_threads() {
+  if (const char* text = std::getenv("LATENT_NUM_THREADS"); text != nullptr && *text != '\0') {
+    char* end = nullptr;
+    const long n = std::strtol(text, &end, 10);
+    if (*end != '\0' || n < 1 || n > 4096)
+      throw error(std::string("LATENT_NUM_THREADS=") + text + ": expected a whole number of threads, at least 1");
+    return static_cast<int>(n);
+  }
+  const unsigned cores = std::thread::hardware_concurrency();
+  return cores > 0 ? static_cast<int>(cores) : 1;
+}
+
 /// Sets the number of threads for latent's products and optimizer updates
 /// (n >= 1; smaller means 1) and turns Eigen's own product threading off
-/// (Eigen::setNbThreads(1)), for the program's other Eigen products too. One
-/// thread, the default, is the right choice on a shared or small machine.
+/// (Eigen::setNbThreads(1)), for the program's other Eigen products too.
+/// Without it, default_num_threads(). On a machine shared with other work,
+/// fewer threads than cores can be faster (README: Speed).
 inline void set_num_threads(int n) {
   detail::requested_threads() = n < 1 ? 1 : n;
   Eigen::setNbThreads(1);
 }
 
-/// The number of threads latent's products and optimizer updates use.
+/// The number of threads latent's products and optimizer updates use: the
+/// count set by set_num_threads, else default_num_threads() (read once; the
+/// first call also turns Eigen's own product threading off, since latent's
+/// shares are single-threaded products).
 inline int num_threads() {
   const int requested = detail::requested_threads();
-  return requested > 0 ? requested : 1;
+  if (requested > 0) return requested;
+  static const int fallback = [] {
+    const int n = default_num_threads();
+    Eigen::setNbThreads(1);
+    return n;
+  }();
+  return fallback;
 }
 
 /// Calls task(share) for share = 0 .. shares - 1, on up to `shares` threads
