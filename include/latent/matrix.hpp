@@ -5,6 +5,13 @@
 #include <Eigen/Dense>
 #include <string>
 
+// The oldest Eigen latent builds with: 3.4, the first with
+// ArrayBase::logistic(), which the ops use (CMake's find_package asks for 3.4
+// too). Refused here, an older Eigen gets one clear message.
+#if !EIGEN_VERSION_AT_LEAST(3, 4, 0)
+#error "latent needs Eigen 3.4 or later"
+#endif
+
 namespace latent {
 
 using Index = Eigen::Index;

@@ -124,13 +124,20 @@ void set_requires_grad(const ParameterList<S>& params, bool requires_grad) {
 template <class S>
 class FrozenParameters {
  public:
-  explicit FrozenParameters(const ParameterList<S>& params) : params_(params) { set_requires_grad(params_, false); }
-  ~FrozenParameters() { set_requires_grad(params_, true); }
+  /// A list that outlives the guard (a trainer's, made once) is referred to.
+  explicit FrozenParameters(const ParameterList<S>& params) : params_(&params) { set_requires_grad(*params_, false); }
+  /// A temporary list (`frozen(model.parameters())`) is kept here, since it
+  /// would be gone before the scope ends.
+  explicit FrozenParameters(ParameterList<S>&& params) : owned_(std::move(params)), params_(&owned_) {
+    set_requires_grad(*params_, false);
+  }
+  ~FrozenParameters() { set_requires_grad(*params_, true); }
   FrozenParameters(const FrozenParameters&) = delete;
   FrozenParameters& operator=(const FrozenParameters&) = delete;
 
  private:
-  const ParameterList<S>& params_;
+  ParameterList<S> owned_;
+  const ParameterList<S>* params_;
 };
 
 /// Total number of scalars in a parameter list.
