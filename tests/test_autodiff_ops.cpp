@@ -4,6 +4,7 @@
 
 #include "helpers.hpp"
 
+using latent::Index;
 using latent::Matrix;
 using latent::Tape;
 using latent::Var;
@@ -117,5 +118,19 @@ TEST_CASE("concat stacks rows, concat_columns puts batches side by side, and bot
                         Catch::Contains("concat_columns") && Catch::Contains("2x3") && Catch::Contains("1x3"));
     Tape<double> other;
     REQUIRE_THROWS_WITH(latent::concat(tape.constant(a), other.constant(b)), Catch::Contains("different tapes"));
+  }
+}
+
+TEST_CASE("gradcheck: softmax_cross_entropy w.r.t. logits and targets", "[gradcheck][loss]") {
+  for (Index batch : {1, 5}) {
+    CAPTURE(batch);
+    Matrix<double> one_hot = Matrix<double>::Zero(4, batch);
+    for (Index j = 0; j < batch; ++j) one_hot((j * 3) % 4, j) = 1;
+    const Matrix<double> weights = test::random_matrix(4, batch, 41, 0.1, 1.0);  // columns need not sum to 1
+    for (const Matrix<double>& targets : {one_hot, weights}) {
+      REQUIRE_GRADCHECK(latent::gradcheck(
+          [](Tape<double>&, const std::vector<Var<double>>& v) { return latent::softmax_cross_entropy(v[0], v[1]); },
+          {test::random_matrix(4, batch, 42, -3, 3), targets}));
+    }
   }
 }

@@ -1,8 +1,10 @@
 // The tape's promises: shape errors name the op and both shapes, gradients
-// accumulate into parameters, buffers are reused, gradcheck catches a broken
-// backward, and the stable losses stay finite at extreme logits.
+// accumulate into parameters, buffers are reused, frozen parameters take no
+// gradient, every recording has an id, gradcheck catches a broken backward,
+// and the stable losses stay finite at extreme logits.
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "helpers.hpp"
 
@@ -118,6 +120,72 @@ TEST_CASE("a deep chain backpropagates without recursion", "[tape]") {
   REQUIRE(p.grad(0, 0) == 1.0);
 }
 
+TEST_CASE("a frozen parameter is read in place and takes no gradient", "[tape]") {
+  latent::Parameter<double> w(test::random_matrix(3, 4, 1));
+  latent::Parameter<double> x(test::random_matrix(4, 2, 2));
+  latent::Parameter<double> b(test::random_matrix(3, 1, 3));
+  const latent::ParameterList<double> frozen_list{&w, &b};
+
+  SECTION("gradients still reach the inputs, exactly as without freezing") {
+    Tape<double> tape;
+    tape.backward(latent::sum(latent::dense(latent::Tanh{}, tape.leaf(w), tape.leaf(x), tape.leaf(b))));
+    const Matrix<double> expected_dx = x.grad;
+    x.zero_grad();
+    w.zero_grad();
+    b.zero_grad();
+    {
+      const latent::FrozenParameters<double> frozen(frozen_list);
+      REQUIRE_FALSE(w.requires_grad);
+      Tape<double> frozen_tape;
+      Var<double> w_leaf = frozen_tape.leaf(w);
+      REQUIRE(w_leaf.value().data() == w.value.data());  // no copy
+      frozen_tape.backward(latent::sum(latent::dense(latent::Tanh{}, w_leaf, frozen_tape.leaf(x), frozen_tape.leaf(b))));
+      REQUIRE_THROWS_WITH(w_leaf.grad(), Catch::Contains("no gradient"));
+    }
+    REQUIRE(x.grad.isApprox(expected_dx));
+    REQUIRE(w.grad.isZero());
+    REQUIRE(b.grad.isZero());
+  }
+
+  SECTION("the scope restores requires_grad on every way out") {
+    try {
+      const latent::FrozenParameters<double> frozen(frozen_list);
+      throw latent::error("boom");
+    } catch (const latent::error&) {
+    }
+    REQUIRE(w.requires_grad);
+    REQUIRE(b.requires_grad);
+  }
+
+  SECTION("a loss of frozen parameters alone backpropagates nothing") {
+    const latent::FrozenParameters<double> frozen(frozen_list);
+    Tape<double> tape;
+    tape.backward(latent::sum(tape.leaf(w)));
+    REQUIRE(w.grad.isZero());
+  }
+}
+
+TEST_CASE("every recording has an id of its own, across resets and tapes", "[tape]") {
+  Tape<float> a, b;
+  REQUIRE(a.recording() != b.recording());
+  const auto first = a.recording();
+  a.reset();
+  REQUIRE(a.recording() != first);
+  REQUIRE(a.recording() != b.recording());
+}
+
+TEST_CASE("FrozenParameters may be given a temporary list", "[tape]") {
+  latent::Rng rng(4);
+  latent::Mlp<double, latent::Tanh> net({3, 4, 2}, rng);
+  {
+    // parameters() makes a new list; the guard must not keep a reference to it.
+    const latent::FrozenParameters<double> frozen(net.parameters());
+    std::vector<latent::ParameterList<double>> reuse(8, latent::ParameterList<double>(4, nullptr));  // takes its memory
+    for (const auto* p : net.parameters()) REQUIRE_FALSE(p->requires_grad);
+  }
+  for (const auto* p : net.parameters()) REQUIRE(p->requires_grad);
+}
+
 TEST_CASE("bce_with_logits is finite and exact at logits of +-1e4", "[tape][loss]") {
   Tape<float> tape;
   Matrix<float> logits(2, 2);
@@ -132,6 +200,24 @@ TEST_CASE("bce_with_logits is finite and exact at logits of +-1e4", "[tape][loss
   REQUIRE(l.grad.allFinite());
   REQUIRE(l.grad(0, 0) == Approx(0.0f).margin(1e-6));
   REQUIRE(l.grad(1, 0) == Approx(0.5f));
+}
+
+TEST_CASE("softmax_cross_entropy matches its formula and stays finite at huge logits", "[loss]") {
+  Tape<double> tape;
+  Matrix<double> logits(3, 2);
+  logits << 1, 1e4, 2, -1e4, 3, 0;
+  Matrix<double> targets(3, 2);
+  targets << 0, 1, 0, 0, 1, 0;
+  const double loss = latent::softmax_cross_entropy(tape.constant(logits), tape.constant(targets)).item();
+  const double first = -(3 - std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0)));
+  const double second = 0;  // softmax puts all its mass on the 1e4 logit, the target class
+  REQUIRE(loss == Approx((first + second) / 2).epsilon(1e-12));
+  REQUIRE(latent::formula::log_softmax(logits).allFinite());
+  // The one softmax normalizer: log sum e^x, without overflow at 1e4.
+  REQUIRE(latent::formula::log_sum_exp(logits.col(0)) == Approx(std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0))));
+  REQUIRE(latent::formula::log_sum_exp(logits.col(1)) == Approx(1e4).epsilon(1e-12));
+  REQUIRE_THROWS_AS(latent::softmax_cross_entropy(tape.constant(logits), tape.constant(targets.topRows(2))),
+                    latent::shape_error);
 }
 
 TEST_CASE("loss values match their formulas", "[tape][loss]") {

@@ -1,6 +1,6 @@
-// The classifier side of judging samples: softmax cross-entropy (gradient,
-// formula, stability), a Classifier that learns, classify() over matrices and
-// datasets, class histograms, and the nearest-neighbour labeller.
+// The classifier side of judging samples: a Classifier that learns with
+// softmax cross-entropy, classify() over matrices and datasets, class
+// histograms, and the nearest-neighbour labeller.
 #include <cmath>
 
 #include "helpers.hpp"
@@ -31,35 +31,6 @@ latent::data::Dataset three_blobs(Index n, std::uint64_t seed) {
 }
 
 }  // namespace
-
-TEST_CASE("gradcheck: softmax_cross_entropy w.r.t. logits and targets", "[gradcheck][loss]") {
-  for (Index batch : {1, 5}) {
-    CAPTURE(batch);
-    Matrix<double> one_hot = Matrix<double>::Zero(4, batch);
-    for (Index j = 0; j < batch; ++j) one_hot((j * 3) % 4, j) = 1;
-    const Matrix<double> weights = test::random_matrix(4, batch, 41, 0.1, 1.0);  // columns need not sum to 1
-    for (const Matrix<double>& targets : {one_hot, weights}) {
-      REQUIRE_GRADCHECK(latent::gradcheck(
-          [](Tape<double>&, const std::vector<Var<double>>& v) { return latent::softmax_cross_entropy(v[0], v[1]); },
-          {test::random_matrix(4, batch, 42, -3, 3), targets}));
-    }
-  }
-}
-
-TEST_CASE("softmax_cross_entropy matches its formula and stays finite at huge logits", "[loss]") {
-  Tape<double> tape;
-  Matrix<double> logits(3, 2);
-  logits << 1, 1e4, 2, -1e4, 3, 0;
-  Matrix<double> targets(3, 2);
-  targets << 0, 1, 0, 0, 1, 0;
-  const double loss = latent::softmax_cross_entropy(tape.constant(logits), tape.constant(targets)).item();
-  const double first = -(3 - std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0)));
-  const double second = 0;  // softmax puts all its mass on the 1e4 logit, the target class
-  REQUIRE(loss == Approx((first + second) / 2).epsilon(1e-12));
-  REQUIRE(latent::formula::log_softmax(logits).allFinite());
-  REQUIRE_THROWS_AS(latent::softmax_cross_entropy(tape.constant(logits), tape.constant(targets.topRows(2))),
-                    latent::shape_error);
-}
 
 TEST_CASE("a Classifier trained with softmax cross-entropy separates three blobs, and classify reports on it",
           "[classifier][training]") {

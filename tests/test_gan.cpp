@@ -1,5 +1,4 @@
-// The GAN: frozen parameters, the loss policies' gradients and values, the
-// minimax value at D = 1/2, spectral normalization and weight clipping, the
+// The GAN: the loss policies' gradients and values, the minimax value at D = 1/2, spectral normalization and weight clipping, the
 // trainer's schedule, checkpoints and mode monitor, and a GAN that learns a mixture of 8 Gaussians.
 #include <cmath>
 #include <cstdio>
@@ -45,58 +44,27 @@ using test::quiet_fit;
 
 }  // namespace
 
-TEST_CASE("a frozen parameter is read in place and takes no gradient", "[tape][gan]") {
-  latent::Parameter<double> w(test::random_matrix(3, 4, 1));
-  latent::Parameter<double> x(test::random_matrix(4, 2, 2));
-  latent::Parameter<double> b(test::random_matrix(3, 1, 3));
-  const latent::ParameterList<double> frozen_list{&w, &b};
+TEST_CASE("UniformNoise fills codes uniformly from low up to (not including) high, reproducibly, as a Gan's noise", "[gan][noise]") {
+  const latent::UniformNoise noise{-2.0, 3.0};
+  latent::Rng rng(8), again(8);
+  Matrix<double> z(4, 5000), z_again(4, 5000);
+  noise.sample(z, rng);
+  noise.sample(z_again, again);
+  REQUIRE(z == z_again);
+  REQUIRE(z.minCoeff() >= -2.0);
+  REQUIRE(z.maxCoeff() < 3.0);
+  REQUIRE(z.mean() == Approx(0.5).margin(0.05));                     // (low + high) / 2
+  REQUIRE((z.array() - z.mean()).square().mean() == Approx(25.0 / 12).epsilon(0.03));  // (high - low)^2 / 12
+  REQUIRE((z.array() < 0.5).count() == Approx(10000).epsilon(0.03));  // half below the middle
 
-  SECTION("gradients still reach the inputs, exactly as without freezing") {
-    Tape<double> tape;
-    tape.backward(latent::sum(latent::dense(latent::Tanh{}, tape.leaf(w), tape.leaf(x), tape.leaf(b))));
-    const Matrix<double> expected_dx = x.grad;
-    x.zero_grad();
-    w.zero_grad();
-    b.zero_grad();
-    {
-      const latent::FrozenParameters<double> frozen(frozen_list);
-      REQUIRE_FALSE(w.requires_grad);
-      Tape<double> frozen_tape;
-      Var<double> w_leaf = frozen_tape.leaf(w);
-      REQUIRE(w_leaf.value().data() == w.value.data());  // no copy
-      frozen_tape.backward(latent::sum(latent::dense(latent::Tanh{}, w_leaf, frozen_tape.leaf(x), frozen_tape.leaf(b))));
-      REQUIRE_THROWS_WITH(w_leaf.grad(), Catch::Contains("no gradient"));
-    }
-    REQUIRE(x.grad.isApprox(expected_dx));
-    REQUIRE(w.grad.isZero());
-    REQUIRE(b.grad.isZero());
-  }
-
-  SECTION("the scope restores requires_grad on every way out") {
-    try {
-      const latent::FrozenParameters<double> frozen(frozen_list);
-      throw latent::error("boom");
-    } catch (const latent::error&) {
-    }
-    REQUIRE(w.requires_grad);
-    REQUIRE(b.requires_grad);
-  }
-
-  SECTION("a loss of frozen parameters alone backpropagates nothing") {
-    const latent::FrozenParameters<double> frozen(frozen_list);
-    Tape<double> tape;
-    tape.backward(latent::sum(tape.leaf(w)));
-    REQUIRE(w.grad.isZero());
-  }
-}
-
-TEST_CASE("every recording has an id of its own, across resets and tapes", "[tape]") {
-  Tape<float> a, b;
-  REQUIRE(a.recording() != b.recording());
-  const auto first = a.recording();
-  a.reset();
-  REQUIRE(a.recording() != first);
-  REQUIRE(a.recording() != b.recording());
+  latent::Rng init(9);
+  latent::Gan<TestGenerator<double>, TestDiscriminator<double>, latent::NonSaturatingBce, latent::UniformNoise> gan(
+      TestGenerator<double>({3, 4, 2}, init), TestDiscriminator<double>({2, 4, 1}, init), latent::NonSaturatingBce{},
+      latent::UniformNoise{0.0, 0.5});
+  Matrix<double> codes(3, 100);
+  gan.sample_noise(codes, rng);
+  REQUIRE(codes.minCoeff() >= 0.0);
+  REQUIRE(codes.maxCoeff() < 0.5);
 }
 
 TEMPLATE_TEST_CASE("gradcheck: a loss policy w.r.t. both networks' parameters", "[gradcheck][gan]", latent::MinimaxBce,

@@ -1,6 +1,7 @@
 // Optimizers and clipping against values computed by hand from their papers'
 // equations, and an MLP trained with the core on a real small problem.
 #include <cmath>
+#include <cstdint>
 
 #include "helpers.hpp"
 
@@ -131,6 +132,25 @@ void two_moons(latent::Index n, latent::Rng& rng, Matrix<float>& points, Matrix<
 }
 
 }  // namespace
+
+TEST_CASE("CosineDecay: warm-up, then half a cosine from the peak to its floor, held after the end", "[optim][schedule]") {
+  const latent::CosineDecay plain{6e-3, 100};
+  REQUIRE(plain(0) == Approx(6e-3));
+  REQUIRE(plain(50) == Approx(3e-3));                                            // half way: the middle
+  REQUIRE(plain(25) == Approx(3e-3 * (1 + std::cos(M_PI / 4))));
+  REQUIRE(plain(100) == Approx(0).margin(1e-15));
+  REQUIRE(plain(150) == Approx(0).margin(1e-15));
+  for (std::int64_t step = 1; step <= 100; ++step) REQUIRE(plain(step) <= plain(step - 1));
+
+  const latent::CosineDecay warm{1.0, 110, 10, 0.1};
+  REQUIRE(warm(0) == Approx(0.1));   // linear warm-up: (step + 1) / warmup_steps of the peak
+  REQUIRE(warm(4) == Approx(0.5));
+  REQUIRE(warm(9) == Approx(1.0));
+  REQUIRE(warm(10) == Approx(1.0));  // then the cosine starts at the peak
+  REQUIRE(warm(60) == Approx(0.55));
+  REQUIRE(warm(110) == Approx(0.1));  // down to peak * final_fraction
+  REQUIRE(warm(1000) == Approx(0.1));
+}
 
 TEST_CASE("an MLP trained with the core separates two moons (>= 97% training accuracy)", "[optim][training]") {
   latent::Rng rng(2024);

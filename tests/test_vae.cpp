@@ -129,6 +129,8 @@ TEST_CASE("a small VAE trained on synthetic images lowers its test loss well bel
   auto vae = make_vae<float>(64, 32, 4, rng);
   latent::VaeTrainer<TestVae<float>> trainer(vae, latent::Adam<float>(3e-3f));
   const double initial = trainer.evaluate(test_set).mean("loss");
+  const Matrix<float> probe = test_set.batch<float>(std::vector<Index>{10, 11, 12, 13, 14, 15, 16, 17});
+  const double initial_error = latent::reconstruction_error(vae, probe);
   latent::FitOptions options;
   options.epochs = 15;
   options.batch_size = 50;
@@ -139,6 +141,17 @@ TEST_CASE("a small VAE trained on synthetic images lowers its test loss well bel
   INFO("test loss " << initial << " -> " << final_loss);
   REQUIRE(final_loss < 0.5 * initial);
   REQUIRE(history.back().get("test_kl") > 0);
+
+  SECTION("reconstruction_error: squared distance to the decoded means, summed over pixels, per example") {
+    const Matrix<float> decoded = vae.decode(vae.encode(probe));
+    double by_hand = 0;
+    for (Index j = 0; j < probe.cols(); ++j)
+      for (Index i = 0; i < probe.rows(); ++i) by_hand += std::pow(double(decoded(i, j)) - double(probe(i, j)), 2);
+    const double error = latent::reconstruction_error(vae, probe);
+    REQUIRE(error == Approx(by_hand / double(probe.cols())).epsilon(1e-5));
+    INFO("reconstruction error " << initial_error << " -> " << error);
+    REQUIRE(error < 0.7 * initial_error);
+  }
 
   SECTION("the IWAE bound is >= the ELBO and grows with K on average") {
     const Matrix<float> x = test_set.batch<float>(std::vector<Index>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});

@@ -14,6 +14,14 @@
 
 namespace latent {
 
+/// SplitMix64's output function, the one hash mix of the library: nearby
+/// inputs (seeds, stream numbers, epochs) give unrelated 64-bit outputs.
+constexpr std::uint64_t mix64(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
 class Rng {
  public:
   using result_type = std::uint64_t;
@@ -24,13 +32,13 @@ class Rng {
   /// A generator for one purpose (`stream`) under a seed the whole program
   /// shares: a trainer drawing its noise from Rng(seed, streams::training_noise) does
   /// not repeat the numbers that Rng(seed) gave the initial weights.
-  Rng(std::uint64_t seed, std::uint64_t stream) { reseed(seed ^ mix(stream + 0x9e3779b97f4a7c15ULL)); }
+  Rng(std::uint64_t seed, std::uint64_t stream) { reseed(seed ^ mix64(stream + 0x9e3779b97f4a7c15ULL)); }
 
   void reseed(std::uint64_t seed) {
     // SplitMix64 spreads any seed (0 included) over the 256-bit state.
     for (auto& word : s_) {
       seed += 0x9e3779b97f4a7c15ULL;
-      word = mix(seed);
+      word = mix64(seed);
     }
     has_spare_ = false;
   }
@@ -115,12 +123,6 @@ class Rng {
 
  private:
   static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-  static std::uint64_t mix(std::uint64_t z) {  // SplitMix64's output function
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
 
   std::array<std::uint64_t, 4> s_{};
   double spare_ = 0;

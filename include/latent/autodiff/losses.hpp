@@ -26,6 +26,13 @@ auto kl_standard_normal(const M& mu, const V& logvar) {
   return S(-0.5) * (S(1) + logvar - mu.square() - logvar.exp());
 }
 
+/// sigma = e^{logvar / 2}, per element: the standard deviation of N(mu, e^logvar).
+template <class V>
+auto standard_deviation(const V& logvar) {
+  using S = typename V::Scalar;
+  return (S(0.5) * logvar).exp();
+}
+
 /// -log N(x; mean, e^logvar) per element.
 template <class X, class M, class V>
 auto gaussian_nll(const X& x, const M& mean, const V& logvar) {
@@ -34,16 +41,22 @@ auto gaussian_nll(const X& x, const M& mean, const V& logvar) {
   return S(0.5) * (log_two_pi + logvar + (x - mean).square() * (-logvar).exp());
 }
 
-/// log softmax of each column (classes x batch), stable: l - max - log sum e^{l - max}.
+/// log sum_i e^{x_i} over a vector (one column of logits), stable: the
+/// largest element is taken out before the exponentials, so none overflows.
+/// The library's one softmax: softmax(x) = e^{x - log_sum_exp(x)}, and log
+/// softmax(x) = x - log_sum_exp(x).
+template <class Derived>
+typename Derived::Scalar log_sum_exp(const Eigen::MatrixBase<Derived>& x) {
+  using S = typename Derived::Scalar;
+  const S largest = x.maxCoeff();
+  return largest + std::log((x.array() - largest).exp().sum());
+}
+
+/// log softmax of each column (classes x batch).
 template <class Derived>
 Matrix<typename Derived::Scalar> log_softmax(const Eigen::MatrixBase<Derived>& logits) {
-  using S = typename Derived::Scalar;
-  Matrix<S> result = logits;
-  for (Index j = 0; j < result.cols(); ++j) {
-    auto column = result.col(j).array();
-    const S largest = column.maxCoeff();
-    column -= largest + std::log((column - largest).exp().sum());
-  }
+  Matrix<typename Derived::Scalar> result = logits;
+  for (Index j = 0; j < result.cols(); ++j) result.col(j).array() -= log_sum_exp(result.col(j));
   return result;
 }
 
@@ -116,15 +129,10 @@ Var<S> softmax_cross_entropy(Var<S> logits, Var<S> targets) {
   node.cache.resize(l.rows() + 1, l.cols());
   S total = 0;
   for (Index j = 0; j < l.cols(); ++j) {
-    const auto column = l.col(j).array();
-    const S largest = column.maxCoeff();
-    auto softmax = node.cache.col(j).head(l.rows()).array();
-    softmax = (column - largest).exp();
-    const S normalizer = softmax.sum();
-    softmax /= normalizer;
+    const auto log_softmax = l.col(j).array() - formula::log_sum_exp(l.col(j));
+    node.cache.col(j).head(l.rows()) = log_softmax.exp().matrix();
     node.cache(l.rows(), j) = target.col(j).sum();
-    // -sum_c t_c (l_c - largest - log normalizer)
-    total -= (target.col(j).array() * (column - largest - std::log(normalizer))).sum();
+    total -= (target.col(j).array() * log_softmax).sum();
   }
   node.value(0, 0) = total * detail::inverse_batch(logits);
   return out;
@@ -165,7 +173,7 @@ Var<S> reparameterize(Var<S> mu, Var<S> logvar, Var<S> eps) {
     if (t.parent_requires_grad(n, 2)) t.accumulate(n, 2, (n.grad.array() * sigma).matrix());
   });
   Node<S>& node = tape.node(out);
-  node.cache = (S(0.5) * logvar.value().array()).exp().matrix();
+  node.cache = formula::standard_deviation(logvar.value().array()).matrix();
   node.value.array() = mu.value().array() + node.cache.array() * eps.value().array();
   return out;
 }

@@ -194,13 +194,6 @@ class BatchSampler {
     for (std::size_t i = 0; i < order_.size(); ++i) order_[i] = static_cast<Index>(i);
   }
 
-  static std::uint64_t mix(std::uint64_t x) {
-    // SplitMix64's finalizer: nearby (seed, epoch) pairs give unrelated seeds.
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-  }
-
   std::vector<Index> order_;
   Index batch_size_;
   LastBatch last_;
@@ -249,7 +242,7 @@ class BatchSampler::Epoch {
 inline BatchSampler::Epoch BatchSampler::epoch(std::uint64_t epoch) {
   for (std::size_t i = 0; i < order_.size(); ++i) order_[i] = static_cast<Index>(i);
   if (shuffled_) {
-    Rng rng(mix(seed_ ^ mix(epoch + 1)));
+    Rng rng(mix64(seed_ ^ mix64(epoch + 1)));  // nearby (seed, epoch) pairs, unrelated orders
     for (std::size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng.below(i)]);
   }
   return Epoch(*this);

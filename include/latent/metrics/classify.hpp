@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "latent/autodiff/losses.hpp"
 #include "latent/autodiff/parameter.hpp"
 #include "latent/autodiff/tape.hpp"
 #include "latent/data/dataset.hpp"
@@ -62,9 +63,9 @@ Classification classify(C& classifier, const Eigen::MatrixBase<Derived>& images,
     for (Index j = 0; j < count; ++j) {
       Index best = 0;
       const S largest = logits.col(j).maxCoeff(&best);
-      const S normalizer = (logits.col(j).array() - largest).exp().sum();
       result.predictions[static_cast<std::size_t>(first + j)] = static_cast<int>(best);
-      result.confidence[static_cast<std::size_t>(first + j)] = 1.0 / static_cast<double>(normalizer);
+      result.confidence[static_cast<std::size_t>(first + j)] =
+          std::exp(static_cast<double>(largest - formula::log_sum_exp(logits.col(j))));
     }
   }
   return result;

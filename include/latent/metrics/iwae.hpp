@@ -24,7 +24,7 @@ Matrix<typename Model::Scalar> importance_weighted_log_likelihood(Model& model, 
                 contract::PriorForMetrics<std::decay_t<decltype(model.prior())>, S>::ok);
   if (samples < 1) throw error("importance_weighted_log_likelihood: needs at least one sample, got " + std::to_string(samples));
   const auto q = model.posterior(x);
-  const Matrix<S> sigma = (S(0.5) * q.logvar.array()).exp().matrix();
+  const Matrix<S> sigma = formula::standard_deviation(q.logvar.array()).matrix();
   Matrix<S> eps(q.mu.rows(), q.mu.cols());
   // log_w(k, j): log p(x_j, z_k) - log q(z_k | x_j), accumulated in double.
   Eigen::MatrixXd log_w(samples, x.cols());
@@ -35,9 +35,10 @@ Matrix<typename Model::Scalar> importance_weighted_log_likelihood(Model& model, 
     const Matrix<S> log_joint = model.likelihood().log_likelihood(model.decoder_output(z), x) + model.prior().log_density(z);
     log_w.row(k) = (log_joint - log_q).template cast<double>();
   }
-  const Eigen::RowVectorXd max_w = log_w.colwise().maxCoeff();
-  const Eigen::RowVectorXd sum_exp = (log_w.rowwise() - max_w).array().exp().matrix().colwise().sum();
-  return (max_w.array() + sum_exp.array().log() - std::log(static_cast<double>(samples))).matrix().template cast<S>();
+  Matrix<S> result(1, x.cols());
+  for (Index j = 0; j < x.cols(); ++j)
+    result(0, j) = static_cast<S>(formula::log_sum_exp(log_w.col(j)) - std::log(static_cast<double>(samples)));
+  return result;
 }
 
 /// The IWAE bound averaged over a data set (pixels scaled to [0, 1]), in nats per example.

@@ -3,6 +3,7 @@
 // its optimizer's `lr` before each step.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
