@@ -21,7 +21,7 @@ using test::quiet_fit;
 namespace {
 
 template <class S>
-using Encoder = latent::GaussianEncoder<latent::Mlp<S, latent::Tanh>>;
+using Encoder = latent::GaussianEncoder<latent::Mlp<S, latent::Tanh, latent::Tanh>>;
 template <class S>
 using Decoder = latent::Decoder<latent::Mlp<S, latent::Tanh, latent::Identity>>;
 template <class S>

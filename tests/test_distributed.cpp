@@ -364,7 +364,7 @@ ConditionalVae make_conditional_vae(std::uint64_t seed) {
   return ConditionalVae(std::move(encoder), std::move(decoder), {}, {}, latent::Conditioning{10});
 }
 
-using VaeGanEncoder = latent::GaussianEncoder<latent::Mlp<float, latent::LeakyReLU>>;
+using VaeGanEncoder = latent::GaussianEncoder<latent::Mlp<float, latent::LeakyReLU, latent::LeakyReLU>>;
 using VaeGanDecoder = latent::Decoder<latent::Mlp<float, latent::LeakyReLU, latent::Tanh>>;
 using VaeGanCritic = latent::FeatureDiscriminator<latent::Mlp<float, latent::LeakyReLU, latent::LeakyReLU>>;
 using TestVaeGan = latent::VaeGan<VaeGanEncoder, VaeGanDecoder, VaeGanCritic>;

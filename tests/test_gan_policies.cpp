@@ -43,6 +43,7 @@ latent::data::Dataset blob(Index n, std::uint64_t seed) {
 struct RelativisticAverage : latent::detail::RawScores {
   static constexpr const char* name = "ragan";
   static constexpr bool uses_labels = false;
+  static constexpr bool takes_input_gradients = false;
 
   template <class Critic, class S>
   static latent::GanTerms<S> terms(Critic& critic, const latent::GanBatch<S>& batch, double real_target) {

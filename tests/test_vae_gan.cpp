@@ -21,7 +21,7 @@ using test::quiet_fit;
 namespace {
 
 template <class S>
-using Encoder = latent::GaussianEncoder<latent::Mlp<S, latent::LeakyReLU>>;
+using Encoder = latent::GaussianEncoder<latent::Mlp<S, latent::LeakyReLU, latent::LeakyReLU>>;
 template <class S>
 using Decoder = latent::Decoder<latent::Mlp<S, latent::LeakyReLU, latent::Tanh>>;
 template <class S>

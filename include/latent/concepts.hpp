@@ -16,8 +16,11 @@
 //     t(x)                                  -> Var<S>, records the layer on x's tape
 //     t.named_parameters()                  -> NamedParameterList<S>, in checkpoint order
 //     t.in_features(), t.out_features()     -> Index
-//   (Deriving from Module<T, S> and writing named_parameters() gives
-//   parameters(), parameter_count() and zero_grad().)
+//     t.named_buffers()                     -> NamedBufferList<S> (state that is not a parameter)
+//     t.set_training(bool)                  training or evaluation mode
+//   (Deriving from Module<T, S> gives the last two, and parameters(),
+//   parameter_count(), zero_grad(), train() and eval(); a layer writes
+//   named_parameters(), or a network for_each_child(visit).)
 //
 //   Encoder of a Vae: Scalar; t(x) -> an object with Var<S> members mu and
 //     logvar; latent_dim(), in_features(); named_parameters().
@@ -87,6 +90,8 @@ LATENT_DETECT(has_scalar_member, std::declval<typename T::Scalar>(), S);
 LATENT_DETECT(has_call, obj<T>()(std::declval<Var<S>>()), Var<S>);
 LATENT_DETECT(has_named_parameters, obj<T>().named_parameters(), NamedParameterList<S>);
 LATENT_DETECT(has_parameters, obj<T>().parameters(), ParameterList<S>);
+LATENT_DETECT(has_named_buffers, obj<T>().named_buffers(), NamedBufferList<S>);
+LATENT_DETECT(has_set_training, (obj<T>().set_training(true), 0), int);
 LATENT_DETECT(has_in_features, std::declval<const T&>().in_features(), Index);
 LATENT_DETECT(has_out_features, std::declval<const T&>().out_features(), Index);
 LATENT_DETECT(has_latent_dim, std::declval<const T&>().latent_dim(), Index);
@@ -156,6 +161,9 @@ struct Layer {
                 "latent Layer contract: needs named_parameters() returning NamedParameterList<Scalar>");
   static_assert(has_in_features<T, S>::value, "latent Layer contract: needs in_features() const returning Index");
   static_assert(has_out_features<T, S>::value, "latent Layer contract: needs out_features() const returning Index");
+  static_assert(has_named_buffers<T, S>::value && has_set_training<T, S>::value,
+                "latent Layer contract: needs named_buffers() and set_training(bool) (derive from Module<T, Scalar>, "
+                "which gives both)");
   static constexpr bool ok = true;
 };
 

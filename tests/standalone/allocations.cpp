@@ -256,7 +256,7 @@ TEST_CASE("a steady-state step of every trainer allocates nothing: conditional V
   const latent::data::Dataset data = noise_images();
   latent::Rng rng(3);
   SECTION("conditional VAE") {
-    using Encoder = latent::GaussianEncoder<latent::Mlp<float, latent::ReLU>>;
+    using Encoder = latent::GaussianEncoder<latent::Mlp<float, latent::ReLU, latent::ReLU>>;
     using Decoder = latent::Decoder<latent::Mlp<float, latent::ReLU, latent::Identity>>;
     latent::Vae<Encoder, Decoder> vae(Encoder({68, 32}, 4, rng), Decoder({8, 32, 64}, rng), {}, {}, latent::Conditioning{4});
     latent::VaeTrainer<decltype(vae)> trainer(vae);
@@ -275,7 +275,7 @@ TEST_CASE("a steady-state step of every trainer allocates nothing: conditional V
     require_none(per_step_allocations(trainer, data, 16, 5));
   }
   SECTION("VAE-GAN") {
-    using Encoder = latent::GaussianEncoder<latent::Mlp<float, latent::LeakyReLU>>;
+    using Encoder = latent::GaussianEncoder<latent::Mlp<float, latent::LeakyReLU, latent::LeakyReLU>>;
     using Decoder = latent::Decoder<latent::Mlp<float, latent::LeakyReLU, latent::Tanh>>;
     using Critic = latent::FeatureDiscriminator<latent::Mlp<float, latent::LeakyReLU, latent::LeakyReLU>>;
     latent::VaeGan<Encoder, Decoder, Critic> model(Encoder({64, 32}, 4, rng), Decoder({4, 32, 64}, rng), Critic({64, 32, 16}, rng));

@@ -1,3 +1,4 @@
+// expect: kMaxParents
 // An op with four parents: Tape::record refuses it at compile time (a node
 // holds Node::kMaxParents parents; a fourth once wrote past them).
 #include <latent/autodiff/tape.hpp>

@@ -1,3 +1,4 @@
+// expect: captures
 // A backward that captures: Tape::record refuses it with a message saying
 // where the op's state belongs (the capture would dangle by the backward).
 #include <latent/autodiff/tape.hpp>
