@@ -85,7 +85,7 @@ class Gan : public Module<Gan<Generator, Discriminator, Loss, Noise>, contract::
 
  public:
 
-  Gan(Generator generator, Discriminator discriminator, Loss loss = {}, Noise noise = {}, Conditioning conditioning = {})
+  Gan(Generator generator, Discriminator discriminator, Loss loss = Loss(), Noise noise = Noise(), Conditioning conditioning = Conditioning())
       : generator_(std::move(generator)),
         discriminator_(std::move(discriminator)),
         loss_(loss),

@@ -50,7 +50,7 @@ class Vae : public Module<Vae<Encoder, Decoder, Likelihood, Prior>, contract::sc
     Matrix<Scalar> mu, logvar;
   };
 
-  Vae(Encoder encoder, Decoder decoder, Likelihood likelihood = {}, Prior prior = {}, Conditioning conditioning = {})
+  Vae(Encoder encoder, Decoder decoder, Likelihood likelihood = Likelihood(), Prior prior = Prior(), Conditioning conditioning = Conditioning())
       : encoder_(std::move(encoder)),
         decoder_(std::move(decoder)),
         likelihood_(std::move(likelihood)),

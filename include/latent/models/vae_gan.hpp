@@ -62,7 +62,7 @@ class VaeGan : public Module<VaeGan<Encoder, Decoder, Discriminator, Loss, Prior
     Var<Scalar> prior_samples;   ///< decoder(z_prior)
   };
 
-  VaeGan(Encoder encoder, Decoder decoder, Discriminator discriminator, Loss loss = {}, Prior prior = {})
+  VaeGan(Encoder encoder, Decoder decoder, Discriminator discriminator, Loss loss = Loss(), Prior prior = Prior())
       : encoder_(std::move(encoder)),
         decoder_(std::move(decoder)),
         discriminator_(std::move(discriminator)),
