@@ -13,6 +13,8 @@
 #include "data_test_helpers.hpp"
 #include "helpers.hpp"
 
+namespace test_atomic_writes {
+
 using latent::Index;
 using latent::Matrix;
 using latent::io::testing::Call;
@@ -138,3 +140,5 @@ TEST_CASE("atomic writes: every writer leaves the old file whole and nothing els
     }
   }
 }
+
+}  // namespace test_atomic_writes

@@ -4,6 +4,8 @@
 
 #include "helpers.hpp"
 
+namespace test_autodiff_ops {
+
 using latent::Index;
 using latent::Matrix;
 using latent::Tape;
@@ -134,3 +136,5 @@ TEST_CASE("gradcheck: softmax_cross_entropy w.r.t. logits and targets", "[gradch
     }
   }
 }
+
+}  // namespace test_autodiff_ops

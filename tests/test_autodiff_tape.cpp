@@ -8,6 +8,8 @@
 
 #include "helpers.hpp"
 
+namespace test_autodiff_tape {
+
 using latent::Matrix;
 using latent::Tape;
 using latent::Var;
@@ -237,3 +239,5 @@ TEST_CASE("loss values match their formulas", "[tape][loss]") {
     REQUIRE(latent::bce_with_logits(zero, tape.constant(Matrix<double>::Ones(5, 2))).item() == Approx(5 * std::log(2.0)));
   }
 }
+
+}  // namespace test_autodiff_tape

@@ -8,6 +8,8 @@
 
 #include "helpers.hpp"
 
+namespace test_batch_norm {
+
 using latent::ImageShape;
 using latent::Index;
 using latent::Matrix;
@@ -154,3 +156,5 @@ TEST_CASE("BatchNorm refuses what it cannot normalize", "[layer][batch_norm]") {
   REQUIRE_THROWS_AS(latent::BatchNorm<float>(10, latent::Identity{}, 1.5), latent::error);
   REQUIRE_THROWS_AS(latent::BatchNorm<float>(10, latent::Identity{}, 0.1, 0.0), latent::error);
 }
+
+}  // namespace test_batch_norm

@@ -16,6 +16,8 @@
 
 #include "helpers.hpp"
 
+namespace test_checkpoint {
+
 using Catch::Matchers::Contains;
 using latent::Checkpoint;
 using latent::Checkpointer;
@@ -562,3 +564,5 @@ TEST_CASE("checkpoint: entries are typed and looked up by name", "[checkpoint]")
   REQUIRE_THAT(message_of<latent::io_error>([&] { Checkpointer().add_counter("small", small).restore(large); }),
                Contains("does not fit"));
 }
+
+}  // namespace test_checkpoint

@@ -9,6 +9,8 @@
 #include <latent/metrics/nearest_neighbour.hpp>
 #include <latent/models/classifier.hpp>
 
+namespace test_classifier {
+
 using latent::Index;
 using latent::Matrix;
 using latent::Tape;
@@ -89,3 +91,5 @@ TEST_CASE("NearestNeighbour labels by the closest reference", "[classifier]") {
   REQUIRE_THROWS_AS(nearest(Matrix<float>::Zero(3, 1)), latent::shape_error);
   REQUIRE_THROWS_AS(latent::NearestNeighbour<float>(references, {1, 2}), latent::shape_error);
 }
+
+}  // namespace test_classifier

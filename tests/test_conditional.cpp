@@ -12,6 +12,8 @@
 #include "point_data.hpp"
 #include "training_helpers.hpp"
 
+namespace test_conditional {
+
 using latent::Index;
 using latent::Matrix;
 using latent::Tape;
@@ -256,3 +258,5 @@ TEST_CASE("conditional trainers: a run resumed from a checkpoint continues exact
   }
   std::remove(path.c_str());
 }
+
+}  // namespace test_conditional

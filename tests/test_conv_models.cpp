@@ -14,6 +14,8 @@
 #include <latent/train/gan_trainer.hpp>
 #include <latent/train/vae_trainer.hpp>
 
+namespace test_conv_models {
+
 using latent::ImageShape;
 using latent::Index;
 using latent::Kernel;
@@ -188,3 +190,5 @@ TEST_CASE("a GAN with BatchNorm resumed from a checkpoint continues exactly as a
       },
       102, data, 1, 2, 32);
 }
+
+}  // namespace test_conv_models

@@ -8,6 +8,8 @@
 
 #include "helpers.hpp"
 
+namespace test_convolution {
+
 using latent::ConvGeometry;
 using latent::ImageShape;
 using latent::Index;
@@ -347,3 +349,5 @@ TEST_CASE("Sequential checks that each layer reads what the one before writes", 
     REQUIRE(stack.named_parameters()[2].name == "2.weight");
   }
 }
+
+}  // namespace test_convolution

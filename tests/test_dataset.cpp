@@ -11,6 +11,8 @@
 
 #include "data_test_helpers.hpp"
 
+namespace test_dataset {
+
 using Catch::Matchers::Contains;
 using latent::Index;
 using latent::data::BatchSampler;
@@ -270,3 +272,5 @@ TEST_CASE("The real MNIST training set loads as published", "[dataset][mnist]") 
   const double total = std::accumulate(train.pixels().begin(), train.pixels().end(), 0.0);
   CHECK(total / 255.0 / static_cast<double>(train.pixels().size()) == Approx(0.1307).margin(1e-3));
 }
+
+}  // namespace test_dataset

@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 #include <latent/denormals.hpp>
 
+namespace test_denormals {
+
 namespace {
 
 // min() / 4 is subnormal; volatile keeps the compiler from folding it.
@@ -34,3 +36,5 @@ TEST_CASE("ScopedFlushDenormals flushes subnormal floats for its scope and resto
   REQUIRE(quarter_of_smallest_normal() > 0.0f);
 #endif
 }
+
+}  // namespace test_denormals

@@ -20,6 +20,8 @@
 #include <latent/train/gan_trainer.hpp>
 #include <latent/train/vae_trainer.hpp>
 
+namespace test_distributed {
+
 using latent::Index;
 using latent::Matrix;
 using latent::Tape;
@@ -585,3 +587,5 @@ TEST_CASE("ranks given different fit options, or whose states drift apart, stop 
       REQUIRE_THAT(message, Catch::StartsWith("after epoch 1, the training state of rank(s) 1 differs"));
   }
 }
+
+}  // namespace test_distributed

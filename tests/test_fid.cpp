@@ -6,6 +6,8 @@
 #include "helpers.hpp"
 #include <latent/metrics/fid.hpp>
 
+namespace test_fid {
+
 using latent::Index;
 using latent::Matrix;
 
@@ -100,3 +102,5 @@ TEST_CASE("frechet_distance refuses mismatched or non-finite input", "[fid]") {
   bad(1, 1) = std::nan("");
   REQUIRE_THROWS_AS(latent::frechet_distance(bad, test::random_matrix(3, 10, 9)), latent::numeric_error);
 }
+
+}  // namespace test_fid

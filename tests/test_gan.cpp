@@ -12,6 +12,8 @@
 #include <latent/nn/spectral_norm.hpp>
 #include <latent/train/gan_trainer.hpp>
 
+namespace test_gan {
+
 using latent::Index;
 using latent::Matrix;
 using latent::Tape;
@@ -346,3 +348,5 @@ TEST_CASE("a GAN learns a ring of 8 Gaussians: non-saturating loss, seed 2024, 2
   REQUIRE(covered >= 7);
   REQUIRE(near_any > 1000);
 }
+
+}  // namespace test_gan

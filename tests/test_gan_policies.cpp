@@ -10,6 +10,8 @@
 #include "point_data.hpp"
 #include "training_helpers.hpp"
 
+namespace test_gan_policies {
+
 using latent::Index;
 using latent::Matrix;
 using latent::Tape;
@@ -198,3 +200,5 @@ TEST_CASE("WGAN-GP moves its generator onto the data: the critic's estimate of t
   REQUIRE(late < 0.2 * distance(3));
   REQUIRE(std::hypot(mean_x - 0.5, mean_y - 0.25) < 0.1);
 }
+
+}  // namespace test_gan_policies

@@ -12,6 +12,8 @@
 
 #include "helpers.hpp"
 
+namespace test_gemm {
+
 using latent::Index;
 using latent::Matrix;
 
@@ -137,3 +139,5 @@ TEST_CASE("gemm_library names the library LATENT_GEMM chose", "[gemm]") {
   REQUIRE(library.rfind("eigen 3.", 0) == 0);
 #endif
 }
+
+}  // namespace test_gemm

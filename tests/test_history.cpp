@@ -10,6 +10,8 @@
 #include "data_test_helpers.hpp"
 #include "helpers.hpp"
 
+namespace test_history {
+
 using Catch::Matchers::Contains;
 using latent::Index;
 
@@ -169,3 +171,5 @@ TEST_CASE("a trainer resumed from a checkpoint keeps the history of the epochs b
   const std::string before = first.trainer.history().csv();
   CHECK(whole.csv().compare(0, before.size(), before) == 0);
 }
+
+}  // namespace test_history

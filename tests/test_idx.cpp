@@ -9,6 +9,8 @@
 
 #include "data_test_helpers.hpp"
 
+namespace test_idx {
+
 using Catch::Matchers::Contains;
 using latent::data::Compression;
 using latent::data::IdxArray;
@@ -280,3 +282,5 @@ TEST_CASE("Malformed IDX files are io_errors that name the file and the problem"
                Contains("sample buffer") && Contains("not an IDX file"));
   }
 }
+
+}  // namespace test_idx

@@ -15,6 +15,8 @@
 
 #include "data_test_helpers.hpp"
 
+namespace test_io {
+
 using Catch::Matchers::Contains;
 using latent::io::ByteOrder;
 using latent::io::testing::Call;
@@ -338,3 +340,5 @@ TEST_CASE("io gzip: streams into an atomic file and back out of a file, bounded 
     CHECK(test::folder_entries(dir.path()) == std::vector<std::string>{"data.gz"});
   }
 }
+
+}  // namespace test_io

@@ -5,6 +5,8 @@
 
 #include "helpers.hpp"
 
+namespace test_nn_layers {
+
 using latent::Index;
 using latent::Matrix;
 using latent::Tape;
@@ -139,3 +141,5 @@ TEST_CASE("biases start at zero unless the initializer has a rule for them", "[l
   REQUIRE(torch_like.bias.value.cwiseAbs().maxCoeff() <= 0.1f);   // 1 / sqrt(fan_in)
   REQUIRE(torch_like.bias.value.cwiseAbs().maxCoeff() > 0.05f);
 }
+
+}  // namespace test_nn_layers

@@ -5,6 +5,8 @@
 #include "helpers.hpp"
 #include <latent/data/one_hot.hpp>
 
+namespace test_one_hot {
+
 using latent::Matrix;
 
 TEST_CASE("one_hot puts a 1 in the label's row of each column", "[data][one_hot]") {
@@ -37,3 +39,5 @@ TEST_CASE("one_hot refuses a label outside the classes and a destination of the 
   REQUIRE_THROWS_AS(latent::data::fill_one_hot(m, std::vector<int>{0, 1, 2}), latent::shape_error);
   REQUIRE_THROWS_WITH(latent::data::one_hot<float>(std::vector<int>{0}, 0), Catch::Contains("0 classes"));
 }
+
+}  // namespace test_one_hot

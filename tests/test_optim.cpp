@@ -5,6 +5,8 @@
 
 #include "helpers.hpp"
 
+namespace test_optim {
+
 using latent::Matrix;
 
 TEST_CASE("Adam's first three updates match the paper's equations", "[optim]") {
@@ -177,3 +179,5 @@ TEST_CASE("an MLP trained with the core separates two moons (>= 97% training acc
   REQUIRE(loss_value < 0.25f * first_loss);
   REQUIRE(accuracy >= 0.97);
 }
+
+}  // namespace test_optim

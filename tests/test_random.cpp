@@ -7,6 +7,8 @@
 #include <catch2/catch.hpp>
 #include <latent/random.hpp>
 
+namespace test_random {
+
 TEST_CASE("mix64 is SplitMix64's output function", "[rng]") {
   // SplitMix64 seeded with 0: its first output, from the reference implementation.
   STATIC_REQUIRE(latent::mix64(0x9e3779b97f4a7c15ULL) == 0xe220a8397b1dcdafULL);
@@ -24,3 +26,5 @@ TEST_CASE("an Rng stream is reproducible and shares nothing with the plain seed'
     REQUIRE_FALSE(std::binary_search(drawn.begin(), drawn.end(), x));
   }
 }
+
+}  // namespace test_random

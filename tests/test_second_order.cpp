@@ -10,6 +10,8 @@
 #include "helpers.hpp"
 #include <latent/models/gradient_penalty.hpp>
 
+namespace test_second_order {
+
 using latent::Dual;
 using latent::Index;
 using latent::Matrix;
@@ -254,3 +256,5 @@ TEST_CASE("gradient penalty: refuses its own tape as the scratch tape and a crit
                       Catch::Contains("3x2") && Catch::Contains("2x2") && Catch::Contains("one score per column"));
   REQUIRE(params.front()->requires_grad);
 }
+
+}  // namespace test_second_order

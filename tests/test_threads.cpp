@@ -17,6 +17,8 @@
 
 #include "helpers.hpp"
 
+namespace test_threads {
+
 using latent::Index;
 using latent::Matrix;
 using latent::Tape;
@@ -268,3 +270,5 @@ TEST_CASE("threads: bce_with_logits summed over threads equals the one-thread lo
     require_close(grads[i], grads[0]);
   }
 }
+
+}  // namespace test_threads

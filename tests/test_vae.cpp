@@ -8,6 +8,8 @@
 #include <latent/models/vae.hpp>
 #include <latent/train/vae_trainer.hpp>
 
+namespace test_vae {
+
 using latent::Index;
 using latent::Matrix;
 using latent::Tape;
@@ -197,3 +199,5 @@ TEST_CASE("training stops with a clear error when the loss becomes NaN, leaving 
   REQUIRE_THROWS_WITH(trainer.fit(train, latent::data::Dataset(), options), Catch::Contains("nan") && Catch::Contains("step 1"));
   REQUIRE(vae.parameters()[1]->value == before);
 }
+
+}  // namespace test_vae

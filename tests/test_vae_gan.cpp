@@ -12,6 +12,8 @@
 #include "helpers.hpp"
 #include "training_helpers.hpp"
 
+namespace test_vae_gan {
+
 using latent::Index;
 using latent::Matrix;
 using latent::Tape;
@@ -214,3 +216,5 @@ TEST_CASE("VaeGanTrainer refuses options it cannot honour", "[vae_gan]") {
   REQUIRE_THROWS_WITH(Trainer(model, Trainer::default_optimizer(), Trainer::default_optimizer(), Trainer::default_optimizer(), smoothing),
                       Catch::Contains("real label"));
 }
+
+}  // namespace test_vae_gan
