@@ -1,7 +1,8 @@
 // bench/bench_common.hpp: what latent's benchmarks share: the thread count
 // read from the environment, the FLOP/s and items/s counters (on wall-clock
 // time), the images the training steps feed on, and the one place where the
-// benchmarked models are built.
+// benchmarked models are built (the convolutional ones as the examples build
+// them, examples/conv_models.hpp).
 #pragma once
 
 #include <benchmark/benchmark.h>
@@ -23,6 +24,8 @@
 #else
 #define LATENT_BENCH_HAS_GAN 0
 #endif
+
+#include "../examples/conv_models.hpp"
 
 namespace latent_bench {
 
@@ -196,35 +199,19 @@ struct VaeModel {
   }
 };
 
-/// The convolutional VAE of examples/vae_mnist --arch conv: encoder
-/// Conv2d(1, 32, k4, s2, p1) 14x14 ReLU, Conv2d(32, 64, k4, s2, p1) 7x7 ReLU,
-/// flatten 3136, Dense 400 ReLU, mu and logvar (20 each); decoder Dense 20 ->
-/// 400 ReLU, Dense 3136 ReLU, 64x7x7, ConvTranspose2d(64, 32, k4, s2, p1)
-/// 14x14 ReLU, ConvTranspose2d(32, 1, k4, s2, p1) 28x28 Bernoulli logits;
-/// biases everywhere, PyTorch's default initialization.
+/// The convolutional VAE of examples/vae_mnist --arch conv
+/// (examples/conv_models.hpp): encoder Conv2d(1, 32, k4, s2, p1) 14x14 ReLU,
+/// Conv2d(32, 64, k4, s2, p1) 7x7 ReLU, flatten 3136, Dense 400 ReLU, mu and
+/// logvar (20 each); decoder Dense 20 -> 400 ReLU, Dense 3136 ReLU, 64x7x7,
+/// ConvTranspose2d(64, 32, k4, s2, p1) 14x14 ReLU, ConvTranspose2d(32, 1, k4,
+/// s2, p1) 28x28 Bernoulli logits; biases everywhere.
 struct ConvVaeModel {
-  using S = float;
-  using Init = latent::FanInUniform;
-  using EncoderBody = latent::Sequential<latent::Conv2d<S, latent::ReLU, Init>, latent::Conv2d<S, latent::ReLU, Init>,
-                                         latent::Flatten<S>, latent::Dense<S, latent::ReLU, Init>>;
-  using DecoderBody = latent::Sequential<latent::Dense<S, latent::ReLU, Init>, latent::Dense<S, latent::ReLU, Init>, latent::Reshape<S>,
-                                         latent::ConvTranspose2d<S, latent::ReLU, Init>, latent::ConvTranspose2d<S, latent::Identity, Init>>;
-  using Encoder = latent::GaussianEncoder<EncoderBody>;
-  using Decoder = latent::Decoder<DecoderBody>;
-  using Model = latent::Vae<Encoder, Decoder, latent::Bernoulli>;
+  using Model = example::ConvVae::Model;
 
   static constexpr Index latent_size = 20, hidden = 400;
   static latent::Kernel down() { return latent::Kernel(4).stride(2).padding(1); }
 
-  static Model make(latent::Rng& rng) {
-    EncoderBody encoder(latent::Conv2d<S, latent::ReLU, Init>({1, 28, 28}, 32, down(), rng),
-                        latent::Conv2d<S, latent::ReLU, Init>({32, 14, 14}, 64, down(), rng), latent::Flatten<S>({64, 7, 7}),
-                        latent::Dense<S, latent::ReLU, Init>(3136, hidden, rng));
-    DecoderBody decoder(latent::Dense<S, latent::ReLU, Init>(latent_size, hidden, rng), latent::Dense<S, latent::ReLU, Init>(hidden, 3136, rng),
-                        latent::Reshape<S>({64, 7, 7}), latent::ConvTranspose2d<S, latent::ReLU, Init>({64, 7, 7}, 32, down(), rng),
-                        latent::ConvTranspose2d<S, latent::Identity, Init>({32, 14, 14}, 1, down(), rng));
-    return Model(Encoder(std::move(encoder), latent_size, rng), Decoder(std::move(decoder)));
-  }
+  static Model make(latent::Rng& rng) { return example::ConvVae::make(rng, hidden, latent_size); }
 
   /// A step: the first convolution reads data (no input gradient); every
   /// other layer runs forward, weight and input gradients once.
@@ -244,8 +231,9 @@ struct ConvVaeModel {
 };
 
 #if LATENT_BENCH_HAS_GAN
-/// The DCGAN of the libtorch C++ example and dlib's dnn_dcgan_train_ex, 28x28,
-/// no biases, PyTorch's default initialization, non-saturating BCE:
+/// The DCGAN of gan_mnist --arch dcgan (examples/conv_models.hpp): the
+/// libtorch C++ example's and dlib's dnn_dcgan_train_ex's, 28x28, no biases,
+/// PyTorch's default initialization, non-saturating BCE:
 /// G: z(100) as 100x1x1, ConvTranspose2d(100, 256, k4) 4x4, BN ReLU,
 ///    ConvTranspose2d(256, 128, k3, s2, p1) 7x7, BN ReLU,
 ///    ConvTranspose2d(128, 64, k4, s2, p1) 14x14, BN ReLU,
@@ -255,31 +243,13 @@ struct ConvVaeModel {
 ///    Conv2d(128, 256, k4, s2, p1) 3x3, BN LeakyReLU(0.2),
 ///    Conv2d(256, 1, k3) 1x1: one logit.
 struct DcganModel {
-  using S = float;
-  using Up = latent::ConvTranspose2d<S>;
-  using Down = latent::Conv2d<S>;
-  using GeneratorBody = latent::Sequential<Up, latent::BatchNorm<S, latent::ReLU>, Up, latent::BatchNorm<S, latent::ReLU>, Up,
-                                           latent::BatchNorm<S, latent::ReLU>, latent::ConvTranspose2d<S, latent::Tanh>>;
-  using DiscriminatorBody = latent::Sequential<latent::Conv2d<S, latent::LeakyReLU>, Down, latent::BatchNorm<S, latent::LeakyReLU>, Down,
-                                               latent::BatchNorm<S, latent::LeakyReLU>, Down>;
-  using Generator = latent::Generator<GeneratorBody, latent::Identity>;
-  using Discriminator = latent::Discriminator<DiscriminatorBody>;
-  using Model = latent::Gan<Generator, Discriminator, latent::NonSaturatingBce>;
+  using Model = example::Dcgan::Model;
 
   static constexpr Index noise = 100;
   static latent::Kernel k(Index size) { return latent::Kernel(size).bias(false); }
   static latent::Kernel half(Index size) { return k(size).stride(2).padding(1); }
 
-  static Model make(latent::Rng& rng) {
-    GeneratorBody g(Up({noise, 1, 1}, 256, k(4), rng), latent::BatchNorm<S, latent::ReLU>(latent::ImageShape{256, 4, 4}),
-                    Up({256, 4, 4}, 128, half(3), rng), latent::BatchNorm<S, latent::ReLU>(latent::ImageShape{128, 7, 7}),
-                    Up({128, 7, 7}, 64, half(4), rng), latent::BatchNorm<S, latent::ReLU>(latent::ImageShape{64, 14, 14}),
-                    latent::ConvTranspose2d<S, latent::Tanh>({64, 14, 14}, 1, half(4), rng));
-    DiscriminatorBody d(latent::Conv2d<S, latent::LeakyReLU>({1, 28, 28}, 64, half(4), rng), Down({64, 14, 14}, 128, half(4), rng),
-                        latent::BatchNorm<S, latent::LeakyReLU>(latent::ImageShape{128, 7, 7}), Down({128, 7, 7}, 256, half(4), rng),
-                        latent::BatchNorm<S, latent::LeakyReLU>(latent::ImageShape{256, 3, 3}), Down({256, 3, 3}, 1, k(3), rng));
-    return Model(Generator(std::move(g)), Discriminator(std::move(d)));
-  }
+  static Model make(latent::Rng& rng) { return example::Dcgan::make(rng, noise); }
 
   /// A step as GanTrainer runs it (see GanModel::flops): G forward once; D on
   /// real and on fake (forward, weight gradients; input gradients above its

@@ -1,7 +1,8 @@
-// gan_mnist: trains a GAN on MNIST-format data (the common MLP GAN: G
-// z(100) -> 256 -> 512 -> 784 tanh, D 784 -> 512 -> 256 -> 1, LeakyReLU(0.2)
-// hidden, pixels in [-1, 1]) with a loss chosen on the command line, and
-// writes what it learned: a PNG grid of a fixed noise batch after every epoch,
+// gan_mnist: trains a GAN on MNIST-format data with a loss chosen on the
+// command line: the common MLP GAN (G z(100) -> 256 -> 512 -> 784 tanh, D
+// 784 -> 512 -> 256 -> 1, LeakyReLU(0.2) hidden) or, with --arch dcgan, the
+// DCGAN of the libtorch C++ example on its recipe (examples/conv_models.hpp);
+// pixels in [-1, 1]. It writes what it learned: a PNG grid of a fixed noise batch after every epoch,
 // the per-epoch history (losses, D(x), D(G(z)), gradient norms, class
 // histogram of a fixed batch of samples), and optionally N samples as an IDX
 // file for eval_samples. --loss wgan-gp is WGAN-GP with its authors' MNIST
@@ -20,6 +21,7 @@
 #include <sstream>
 #include <vector>
 
+#include "conv_models.hpp"
 #include "mnist_classifier.hpp"
 #include "training_run.hpp"
 
@@ -27,6 +29,7 @@ namespace {
 
 struct Flags : example::CommonFlags, example::ConditionalFlags {
   Flags() { epochs = 20; }
+  std::string arch = "mlp";
   latent::Index noise = 100;
   std::string loss = "nonsaturating";
   // < 0: the loss's recipe (Recipe below).
@@ -65,10 +68,33 @@ SpectralDiscriminator make_discriminator<SpectralDiscriminator>(latent::Index fe
       latent::Sequential<SpectralHidden, SpectralHidden, SpectralOutput>(std::move(first), std::move(second), std::move(score)));
 }
 
+/// The MLP GAN for the images' pixels (plus `classes` one-hot inputs
+/// when conditional).
+template <class Loss, class Discriminator>
+struct MlpGan {
+  using Model = latent::Gan<Generator, Discriminator, Loss>;
+  static Model make(const Flags& flags, const latent::data::Dataset& images, latent::Index classes, latent::Rng& rng) {
+    Generator generator({flags.noise + classes, 256, 512, images.features()}, rng);
+    Discriminator discriminator = make_discriminator<Discriminator>(images.features() + classes, rng);
+    return Model(std::move(generator), std::move(discriminator), {}, {}, latent::Conditioning{classes});
+  }
+};
+
+/// The DCGAN (examples/conv_models.hpp), for 28x28 images, unconditional.
+template <class Loss>
+struct DcganGan {
+  using Model = example::Dcgan::Gan<Loss>;
+  static Model make(const Flags& flags, const latent::data::Dataset& images, latent::Index, latent::Rng& rng) {
+    example::require_28x28(images, "--arch dcgan", flags.data);
+    return example::Dcgan::make<Loss>(rng, flags.noise);
+  }
+};
+
 /// What a loss trains with unless a flag says otherwise: DCGAN's Adam (2e-4,
-/// betas 0.5 and 0.999) and one critic step per batch; for WGAN-GP its
-/// authors' MNIST recipe, Adam 1e-4 with betas 0.5 and 0.9, five critic steps
-/// on fresh batches per generator step.
+/// betas 0.5 and 0.999; the libtorch example's betas 0.5 and 0.5 with --arch
+/// dcgan) and one critic step per batch; for WGAN-GP its authors' MNIST
+/// recipe, Adam 1e-4 with betas 0.5 and 0.9, five critic steps on fresh
+/// batches per generator step.
 struct Recipe {
   float lr_g, lr_d, beta1, beta2;
   int n_critic;
@@ -79,23 +105,23 @@ Recipe recipe(const Flags& flags) {
   const bool gp = flags.loss == "wgan-gp";
   const float lr = gp ? 1e-4f : 2e-4f;
   const auto pick = [](auto flag, auto fallback) { return flag >= 0 ? flag : fallback; };
-  return {pick(flags.lr_g, lr), pick(flags.lr_d, lr), pick(flags.beta1, 0.5f), pick(flags.beta2, gp ? 0.9f : 0.999f),
+  const float beta2 = gp ? 0.9f : flags.arch == "dcgan" ? 0.5f : 0.999f;
+  return {pick(flags.lr_g, lr), pick(flags.lr_d, lr), pick(flags.beta1, 0.5f), pick(flags.beta2, beta2),
           pick(flags.n_critic, gp ? 5 : 1), gp};
 }
 
-template <class Loss, class Discriminator>
+/// Trains Arch::Model, which Arch::make builds.
+template <class Arch>
 int train(const Flags& flags, const example::Ranks& ranks) {
-  using Model = latent::Gan<Generator, Discriminator, Loss>;
+  using Model = typename Arch::Model;
+  using Loss = typename Model::LossPolicy;
   using Trainer = latent::GanTrainer<Model, latent::Adam<float>, latent::Adam<float>, latent::WeightClip>;
   example::check_conditional_flags(flags, flags);
   const auto mnist = latent::data::load_mnist(flags.data);
-  const latent::Index features = mnist.train.features();
   const latent::Index classes = flags.conditional ? example::kClasses : 0;
 
   latent::Rng init_rng(flags.seed);
-  Generator generator({flags.noise + classes, 256, 512, features}, init_rng);
-  Discriminator discriminator = make_discriminator<Discriminator>(features + classes, init_rng);
-  Model gan(std::move(generator), std::move(discriminator), {}, {}, latent::Conditioning{classes});
+  Model gan = Arch::make(flags, mnist.train, classes, init_rng);
 
   const Recipe how = recipe(flags);
   typename Trainer::Options options;
@@ -148,7 +174,7 @@ int train(const Flags& flags, const example::Ranks& ranks) {
   }
 
   std::ostringstream json;
-  json << "{\"model\":\"gan\",\"loss\":\"" << Loss::name << "\",\"spectral_norm\":" << (flags.spectral_norm ? "true" : "false")
+  json << "{\"model\":\"gan\",\"arch\":\"" << flags.arch << "\",\"loss\":\"" << Loss::name << "\",\"spectral_norm\":" << (flags.spectral_norm ? "true" : "false")
        << ",\"conditional\":" << (flags.conditional ? "true" : "false") << ",\"epochs\":" << trainer.epochs_done()
        << ",\"ranks\":" << ranks.size() << ",\"threads\":" << latent::num_threads() << ",\"batch\":" << flags.batch
        << ",\"train_examples\":" << mnist.train.size();
@@ -164,10 +190,24 @@ int train(const Flags& flags, const example::Ranks& ranks) {
 
 template <class Loss>
 int train_with(const Flags& flags, const example::Ranks& ranks) {
-  return flags.spectral_norm ? train<Loss, SpectralDiscriminator>(flags, ranks) : train<Loss, PlainDiscriminator>(flags, ranks);
+  return flags.spectral_norm ? train<MlpGan<Loss, SpectralDiscriminator>>(flags, ranks)
+                             : train<MlpGan<Loss, PlainDiscriminator>>(flags, ranks);
+}
+
+/// The DCGAN trains with its recipe's BCE losses only: a batch-normalized
+/// critic has no per-example gradient penalty (WGAN-GP), and each loss is one
+/// more instantiation of the convolutional trainer to compile.
+int run_dcgan(const Flags& flags, const example::Ranks& ranks) {
+  if (flags.conditional) throw latent::error("--arch dcgan is unconditional: drop --conditional, or use --arch mlp");
+  if (flags.spectral_norm) throw latent::error("--spectral-norm normalizes the MLP discriminator's dense layers: it is for --arch mlp");
+  if (flags.loss == "nonsaturating") return train<DcganGan<latent::NonSaturatingBce>>(flags, ranks);
+  if (flags.loss == "minimax") return train<DcganGan<latent::MinimaxBce>>(flags, ranks);
+  throw latent::error("--arch dcgan trains with --loss nonsaturating or minimax (the DCGAN's BCE); --loss " + flags.loss +
+                      " is for --arch mlp");
 }
 
 int run(const Flags& flags, const example::Ranks& ranks) {
+  if (flags.arch == "dcgan") return run_dcgan(flags, ranks);
   if (flags.loss == "minimax") return train_with<latent::MinimaxBce>(flags, ranks);
   if (flags.loss == "nonsaturating") return train_with<latent::NonSaturatingBce>(flags, ranks);
   if (flags.loss == "lsgan") return train_with<latent::LeastSquares>(flags, ranks);
@@ -180,13 +220,23 @@ int run(const Flags& flags, const example::Ranks& ranks) {
 
 int main(int argc, char** argv) {
   Flags flags;
-  CLI::App app{"Trains a GAN on MNIST-format data: G z(100)-256-512-784 tanh, D 784-512-256-1, LeakyReLU(0.2) hidden,\n"
-               "Adam for each network, pixels in [-1, 1]. An epoch is (examples / batch) discriminator steps, a generator step\n"
+  CLI::App app{"Trains a GAN on MNIST-format data, pixels in [-1, 1], Adam for each network:\n"
+               "  --arch mlp (default): G z(100)-256-512-784 tanh, D 784-512-256-1, LeakyReLU(0.2) hidden; batch 128;\n"
+               "  --arch dcgan: the DCGAN of the libtorch C++ example (28x28 images): G z(100) as 100x1x1 ->\n"
+               "    ConvTranspose2d 256x4x4, 128x7x7, 64x14x14 (BatchNorm, ReLU) -> 1x28x28 tanh; D Conv2d 64x14x14\n"
+               "    (LeakyReLU 0.2), 128x7x7, 256x3x3 (BatchNorm, LeakyReLU 0.2) -> 1 logit; no biases; batch 64,\n"
+               "    Adam betas 0.5 and 0.5; losses nonsaturating and minimax.\n"
+               "An epoch is (examples / batch) discriminator steps, a generator step\n"
                "after every --n-critic of them; for --loss wgan-gp an epoch is (examples / batch) generator steps, each after\n"
                "--n-critic critic steps on fresh batches (the WGAN-GP paper counts generator iterations). The last line printed\n"
                "is one JSON object with the figures."};
   example::add_common_flags(app, flags, "folder for a PNG grid of a fixed noise batch after every epoch, and history.csv",
                             "write samples to this IDX3 ubyte file at the end (for eval_samples)");
+  app.get_option("--batch")->description(
+      "batch size (default 128, 64 with --arch dcgan; under --distributed: the global batch, split over the ranks)");
+  app.add_option("--arch", flags.arch, "the model and its recipe: mlp or dcgan (see above)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"mlp", "dcgan"}));
   app.add_option("--noise", flags.noise, "noise dimensions (the generator's input)")->capture_default_str()->check(CLI::Range(1, 1 << 16));
   app.add_option("--loss", flags.loss, "GAN loss")
       ->capture_default_str()
@@ -195,7 +245,7 @@ int main(int argc, char** argv) {
   app.add_option("--lr-d", flags.lr_d, "the discriminator's Adam learning rate (default 2e-4; 1e-4 for wgan-gp)")
       ->check(CLI::PositiveNumber);
   app.add_option("--beta1", flags.beta1, "Adam's beta1, both networks (default 0.5)")->check(CLI::Range(0.0, 0.999999));
-  app.add_option("--beta2", flags.beta2, "Adam's beta2, both networks (default 0.999; 0.9 for wgan-gp)")->check(CLI::Range(0.0, 0.999999));
+  app.add_option("--beta2", flags.beta2, "Adam's beta2, both networks (default 0.999; 0.9 for wgan-gp; 0.5 for --arch dcgan)")->check(CLI::Range(0.0, 0.999999));
   app.add_option("--n-critic", flags.n_critic, "discriminator steps per generator step (default 1; 5 for wgan-gp)")
       ->check(CLI::Range(1, 1000));
   app.add_option("--real-label", flags.real_label,
@@ -212,5 +262,6 @@ int main(int argc, char** argv) {
                  "with --conditional it also judges --samples samples, reported as cond_acc");
   example::add_conditional_flags(app, flags, "GAN");
   CLI11_PARSE(app, argc, argv);
+  if (flags.arch == "dcgan" && app.count("--batch") == 0) flags.batch = 64;
   return example::run_training("gan_mnist", app, flags, [&](const example::Ranks& ranks) { return run(flags, ranks); });
 }

@@ -1,5 +1,7 @@
 // vae_mnist: trains a variational autoencoder on MNIST-format data (MNIST or
-// Fashion-MNIST) and writes what it learned: reconstructions, prior samples,
+// Fashion-MNIST), a fully connected one (--arch mlp, 784-400-20) or a
+// convolutional one (--arch conv, examples/conv_models.hpp), and writes what
+// it learned: reconstructions, prior samples,
 // an interpolation, the per-epoch history, and optionally N samples as an
 // IDX file and the importance-weighted test log-likelihood. With
 // --conditional it trains a conditional VAE (the digit's one-hot label joins
@@ -7,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <latent/latent.hpp>
 
+#include "conv_models.hpp"
 #include "training_run.hpp"
 
 #include <cmath>
@@ -21,6 +24,7 @@ namespace {
 struct Flags : example::CommonFlags, example::ConditionalFlags {
   Flags() { epochs = 10; }
   std::string classifier;
+  std::string arch = "mlp";
   latent::Index hidden = 400;
   latent::Index latent_size = 20;
   float lr = 6e-3f;
@@ -29,15 +33,33 @@ struct Flags : example::CommonFlags, example::ConditionalFlags {
   int iw = 0;
 };
 
-using Encoder = latent::GaussianEncoder<latent::Mlp<float, latent::ReLU, latent::ReLU>>;
-using Decoder = latent::Decoder<latent::Mlp<float, latent::ReLU>>;
-using Model = latent::Vae<Encoder, Decoder, latent::Bernoulli>;
-using Trainer = latent::VaeTrainer<Model>;
+/// The fully connected VAE: data (and the label, when conditional) -> hidden
+/// -> latent and back, ReLU hidden layers.
+struct MlpVae {
+  using Encoder = latent::GaussianEncoder<latent::Mlp<float, latent::ReLU, latent::ReLU>>;
+  using Decoder = latent::Decoder<latent::Mlp<float, latent::ReLU>>;
+  using Model = latent::Vae<Encoder, Decoder, latent::Bernoulli>;
+  static Model make(const Flags& flags, const latent::data::Dataset& images, latent::Index classes, latent::Rng& rng) {
+    Encoder encoder({images.features() + classes, flags.hidden}, flags.latent_size, rng);
+    Decoder decoder({flags.latent_size + classes, flags.hidden, images.features()}, rng);
+    return Model(std::move(encoder), std::move(decoder), {}, {}, latent::Conditioning{classes});
+  }
+};
+
+/// The convolutional VAE (examples/conv_models.hpp), for 28x28 images, unconditional.
+struct ConvVae {
+  using Model = example::ConvVae::Model;
+  static Model make(const Flags& flags, const latent::data::Dataset& images, latent::Index, latent::Rng& rng) {
+    example::require_28x28(images, "--arch conv", flags.data);
+    return example::ConvVae::make(rng, flags.hidden, flags.latent_size);
+  }
+};
 
 // Pictures of what the model does now, in out/: 64 test images beside their
 // reconstructions, prior samples (8 x 8; a conditional VAE: one row of 10 per
 // digit), and a walk between two test codes (a conditional VAE holds the
 // first image's label).
+template <class Model>
 void write_pictures(Model& vae, const latent::data::Dataset& test, const std::filesystem::path& out, std::uint64_t seed) {
   using latent::data::PixelRange;
   const latent::Index side = test.rows();
@@ -67,17 +89,17 @@ void write_pictures(Model& vae, const latent::data::Dataset& test, const std::fi
                                1, 10, PixelRange::zero_to_one);
 }
 
-int run(const Flags& flags, const example::Ranks& ranks) {
-  example::check_conditional_flags(flags, flags);
-  if (flags.conditional && flags.iw > 0) throw latent::error("--iw estimates log p(x) of an unconditional VAE; drop --conditional");
+/// Trains Arch::Model, which Arch::make builds.
+template <class Arch>
+int train(const Flags& flags, const example::Ranks& ranks) {
+  using Model = typename Arch::Model;
+  using Trainer = latent::VaeTrainer<Model>;
   const auto mnist = latent::data::load_mnist(flags.data);
   const latent::Index classes = flags.conditional ? example::kClasses : 0;
   latent::Rng init_rng(flags.seed);
-  Encoder encoder({mnist.train.features() + classes, flags.hidden}, flags.latent_size, init_rng);
-  Decoder decoder({flags.latent_size + classes, flags.hidden, mnist.train.features()}, init_rng);
-  Model vae(std::move(encoder), std::move(decoder), {}, {}, latent::Conditioning{classes});
+  Model vae = Arch::make(flags, mnist.train, classes, init_rng);
 
-  Trainer::Options options;
+  typename Trainer::Options options;
   options.objective.beta = flags.beta;
   options.seed = flags.seed;
   const auto steps_per_epoch = (mnist.train.size() + flags.batch - 1) / flags.batch;
@@ -111,7 +133,7 @@ int run(const Flags& flags, const example::Ranks& ranks) {
   }
 
   std::ostringstream json;
-  json << "{\"model\":\"vae\",\"conditional\":" << (flags.conditional ? "true" : "false")
+  json << "{\"model\":\"vae\",\"arch\":\"" << flags.arch << "\",\"conditional\":" << (flags.conditional ? "true" : "false")
        << ",\"epochs\":" << trainer.epochs_done() << ",\"ranks\":" << ranks.size()
        << ",\"threads\":" << latent::num_threads() << ",\"batch\":" << flags.batch
        << ",\"train_examples\":" << mnist.train.size();
@@ -126,17 +148,30 @@ int run(const Flags& flags, const example::Ranks& ranks) {
   return 0;
 }
 
+int run(const Flags& flags, const example::Ranks& ranks) {
+  example::check_conditional_flags(flags, flags);
+  if (flags.conditional && flags.iw > 0) throw latent::error("--iw estimates log p(x) of an unconditional VAE; drop --conditional");
+  if (flags.arch == "mlp") return train<MlpVae>(flags, ranks);
+  if (flags.conditional) throw latent::error("--arch conv is unconditional: drop --conditional, or use --arch mlp");
+  return train<ConvVae>(flags, ranks);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Flags flags;
-  CLI::App app{"Trains a variational autoencoder (784-400-20 by default, Bernoulli decoder) on MNIST-format data.\n"
+  CLI::App app{"Trains a variational autoencoder with a Bernoulli decoder on MNIST-format data:\n"
+               "  --arch mlp (default): 784-400-20, ReLU hidden layers;\n"
+               "  --arch conv (28x28 images): encoder Conv2d 32x14x14, 64x7x7 (ReLU), Dense 400 (ReLU), mu and logvar (20);\n"
+               "    decoder Dense 400, 3136 (ReLU) as 64x7x7, ConvTranspose2d 32x14x14 (ReLU), 1x28x28 logits; biases everywhere.\n"
                "The last line printed is one JSON object with the figures."};
   example::add_common_flags(app, flags, "folder for PNG pictures and history.csv (written after every epoch)",
                             "write prior samples to this IDX3 ubyte file at the end");
-  app.add_option("--hidden", flags.hidden, "hidden layer width")->capture_default_str()->check(CLI::Range(1, 1 << 16));
+  app.add_option("--arch", flags.arch, "the model: mlp or conv (see above)")->capture_default_str()->check(CLI::IsMember({"mlp", "conv"}));
+  app.add_option("--hidden", flags.hidden, "hidden layer width (conv: the dense layer next to the latent code)")->capture_default_str()->check(CLI::Range(1, 1 << 16));
   app.add_option("--latent", flags.latent_size, "latent dimensions")->capture_default_str()->check(CLI::Range(1, 1 << 16));
-  app.add_option("--lr", flags.lr, "Adam learning rate (peak, with --schedule cosine)")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--lr", flags.lr, "Adam learning rate (peak, with --schedule cosine; default 6e-3, 3e-3 with --arch conv)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--schedule", flags.schedule, "learning-rate schedule: cosine (decay to 0 over the run) or constant")
       ->capture_default_str()
       ->check(CLI::IsMember({"cosine", "constant"}));
@@ -147,5 +182,6 @@ int main(int argc, char** argv) {
                  "with --conditional: a checkpoint of train_classifier that judges --samples samples, reported as cond_acc (the "
                  "share it puts in the class asked for)");
   CLI11_PARSE(app, argc, argv);
+  if (flags.arch == "conv" && app.count("--lr") == 0) flags.lr = 3e-3f;
   return example::run_training("vae_mnist", app, flags, [&](const example::Ranks& ranks) { return run(flags, ranks); });
 }

@@ -16,13 +16,14 @@ trap 'rm -rf "$work"' EXIT
 
 # be32 N: N as four big-endian bytes.
 be32() { printf "\\x$(printf %02x $(($1 >> 24 & 255)))\\x$(printf %02x $(($1 >> 16 & 255)))\\x$(printf %02x $(($1 >> 8 & 255)))\\x$(printf %02x $(($1 & 255)))"; }
-write_set() {  # write_set PREFIX N: PREFIX-images-idx3-ubyte and PREFIX-labels-idx1-ubyte, N random 28x28 images
-  { printf '\x00\x00\x08\x03'; be32 "$2"; be32 28; be32 28; head -c $(($2 * 784)) /dev/urandom; } >"$work/data/$1-images-idx3-ubyte"
-  { printf '\x00\x00\x08\x01'; be32 "$2"; for ((i = 0; i < $2; i++)); do printf "\\x0$((i % 10))"; done; } >"$work/data/$1-labels-idx1-ubyte"
+write_set() {  # write_set DIR PREFIX N [SIDE]: DIR/PREFIX-images-idx3-ubyte and DIR/PREFIX-labels-idx1-ubyte, N random SIDExSIDE images (28)
+  local side=${4:-28}
+  mkdir -p "$1"
+  { printf '\x00\x00\x08\x03'; be32 "$3"; be32 "$side"; be32 "$side"; head -c $(($3 * side * side)) /dev/urandom; } >"$1/$2-images-idx3-ubyte"
+  { printf '\x00\x00\x08\x01'; be32 "$3"; for ((i = 0; i < $3; i++)); do printf "\\x0$((i % 10))"; done; } >"$1/$2-labels-idx1-ubyte"
 }
-mkdir -p "$work/data"
-write_set train 300
-write_set t10k 100
+write_set "$work/data" train 300
+write_set "$work/data" t10k 100
 
 fail() { echo "FAILED: $*" >&2; exit 1; }
 expect_exit() {  # expect_exit CODE PATTERN COMMAND...: the command exits CODE and prints PATTERN
@@ -47,7 +48,7 @@ if [ "$mode" = --no-mpi ]; then
   expect_exit 1 "has no MPI support" "${vae[@]}" --epochs 1 --distributed
 fi
 expect_exit 0 "--samples-out" "$bin/vae_mnist" --help
-expect_exit 0 '"model":"vae","conditional":false,"epochs":1' "${vae[@]}" --epochs 1 --out "$work/out" --checkpoint "$work/vae.ckpt" \
+expect_exit 0 '"model":"vae","arch":"mlp","conditional":false,"epochs":1' "${vae[@]}" --epochs 1 --out "$work/out" --checkpoint "$work/vae.ckpt" \
   --samples-out "$work/samples-idx3-ubyte" --samples 50 --iw 5
 for f in reconstructions.png samples.png interpolation.png history.csv; do [ -s "$work/out/$f" ] || fail "vae_mnist wrote no $f"; done
 [ "$(stat -c %s "$work/samples-idx3-ubyte")" -eq $((16 + 50 * 784)) ] || fail "samples file has the wrong size"
@@ -64,7 +65,7 @@ expect_exit 1 "missing.ckpt" "${vae[@]}" --epochs 2 --resume "$work/missing.ckpt
 expect_exit 1 "nowhere" "$bin/vae_mnist" --data "$work/nowhere" --epochs 1
 expect_exit 105 "not in range" "$bin/vae_mnist" --epochs 0
 # Conditional VAE: balanced samples and their labels; flags that cannot work are refused before training.
-expect_exit 0 '"model":"vae","conditional":true' "${vae[@]}" --epochs 1 --conditional --out "$work/cvae" \
+expect_exit 0 '"model":"vae","arch":"mlp","conditional":true' "${vae[@]}" --epochs 1 --conditional --out "$work/cvae" \
   --samples-out "$work/cvae-samples" --samples 50 --labels-out "$work/cvae-labels"
 [ -s "$work/cvae/samples.png" ] || fail "vae_mnist --conditional wrote no samples.png"
 [ "$(stat -c %s "$work/cvae-labels")" -eq $((8 + 50)) ] || fail "the labels file has the wrong size"
@@ -105,4 +106,29 @@ expect_exit 0 "epoch 1 train loss" "$bin/vae_loop" "$work/data" 1
 (cd "$work" && expect_exit 0 "" "$bin/gan_quickstart" "$work/data" 1) || exit 1
 [ -s "$work/gan_samples.png" ] || fail "gan_quickstart wrote no gan_samples.png"
 expect_exit 1 "nowhere" "$bin/vae_loop" "$work/nowhere" 1
+
+# The convolutional models (--arch conv, --arch dcgan): pictures, samples, a checkpoint, a resume; refusals.
+conv_vae=("$bin/vae_mnist" --data "$work/data" --arch conv --batch 50 --hidden 16 --latent 2)
+expect_exit 0 '"model":"vae","arch":"conv","conditional":false,"epochs":1' "${conv_vae[@]}" --epochs 1 --out "$work/conv-vae" \
+  --checkpoint "$work/conv-vae.ckpt" --samples-out "$work/conv-vae-samples" --samples 20 --iw 2
+for f in reconstructions.png samples.png interpolation.png history.csv; do [ -s "$work/conv-vae/$f" ] || fail "vae_mnist --arch conv wrote no $f"; done
+[ "$(stat -c %s "$work/conv-vae-samples")" -eq $((16 + 20 * 784)) ] || fail "conv VAE samples file has the wrong size"
+expect_exit 0 "resumed from .* after epoch 1; training epochs 2..2" "${conv_vae[@]}" --epochs 2 --resume "$work/conv-vae.ckpt"
+expect_exit 1 "does not fit" "${vae[@]}" --epochs 2 --resume "$work/conv-vae.ckpt"
+dcgan=("$bin/gan_mnist" --data "$work/data" --arch dcgan --batch 50 --noise 8)
+expect_exit 0 '"model":"gan","arch":"dcgan"' "${dcgan[@]}" --epochs 1 --out "$work/dcgan" --checkpoint "$work/dcgan.ckpt" \
+  --samples-out "$work/dcgan-samples" --samples 20
+for f in samples_epoch_001.png history.csv; do [ -s "$work/dcgan/$f" ] || fail "gan_mnist --arch dcgan wrote no $f"; done
+[ "$(stat -c %s "$work/dcgan-samples")" -eq $((16 + 20 * 784)) ] || fail "DCGAN samples file has the wrong size"
+expect_exit 0 "resumed from .* after epoch 1; training epochs 2..2" "${dcgan[@]}" --epochs 2 --resume "$work/dcgan.ckpt"
+expect_exit 0 "losses nonsaturating and minimax" "$bin/gan_mnist" --help
+expect_exit 0 '"arch":"dcgan","loss":"minimax"' "${dcgan[@]}" --epochs 1 --loss minimax --beta2 0.999
+expect_exit 1 "is for --arch mlp" "${dcgan[@]}" --epochs 1 --spectral-norm
+expect_exit 1 "is for --arch mlp" "${dcgan[@]}" --epochs 1 --loss wgan-gp
+expect_exit 1 "unconditional" "${dcgan[@]}" --epochs 1 --conditional
+expect_exit 1 "unconditional" "${conv_vae[@]}" --epochs 1 --conditional
+write_set "$work/small" train 20 8
+write_set "$work/small" t10k 10 8
+expect_exit 1 "reads 28x28 images" "$bin/gan_mnist" --data "$work/small" --arch dcgan --epochs 1
+expect_exit 1 "reads 28x28 images" "$bin/vae_mnist" --data "$work/small" --arch conv --epochs 1
 echo "examples: all checks passed"

@@ -3,8 +3,9 @@
 into their tables (Markdown, ready for the README).
 
   report.py steps DIR    DIR holds latent-t<threads>-r<round>.json (Google
-                         Benchmark JSON) and torch-<model>-t<threads>-r<round>.json
-                         (the last line of vae_torch.py/gan_torch.py --time-steps)
+                         Benchmark JSON) and torch-<step>-t<threads>-r<round>.json
+                         (the last line of vae_torch.py/gan_torch.py --time-steps),
+                         step vae, gan, conv_vae or dcgan
   report.py epochs DIR   DIR holds <side>-t<threads>.out (a training run's
                          stdout, ending in its JSON line) and <side>-t<threads>.time
                          (/usr/bin/time -v), side latent or torch
@@ -18,9 +19,11 @@ import re
 import statistics
 import sys
 
-# step label, latent benchmark, PyTorch script's model, target ratio (PyTorch / latent)
-STEPS = [("VAE 784-400-20", "BM_VaeTrainStep/128", "vae", 3.0),
-         ("MLP GAN (D + G)", "BM_GanTrainStep/128", "gan", 2.5)]
+# step label, latent benchmark, PyTorch result's step name, target ratio (PyTorch / latent)
+STEPS = [("VAE 784-400-20, batch 128", "BM_VaeTrainStep/128", "vae", 3.0),
+         ("MLP GAN (D + G), batch 128", "BM_GanTrainStep/128", "gan", 2.5),
+         ("conv VAE, batch 128", "BM_ConvVaeTrainStep/128", "conv_vae", 1.5),
+         ("DCGAN (D + G), batch 64", "BM_DcganTrainStep/64", "dcgan", 1.5)]
 
 
 def last_json_line(path):
@@ -53,18 +56,20 @@ def latent_times(directory, threads):
     return times
 
 
-def torch_times(directory, model, threads):
-    return [last_json_line(p)["step_ms"] for p in sorted(glob.glob(os.path.join(directory, f"torch-{model}-t{threads}-r*.json")))]
+def torch_times(directory, step, threads):
+    return [last_json_line(p)["step_ms"] for p in sorted(glob.glob(os.path.join(directory, f"torch-{step}-t{threads}-r*.json")))]
 
 
 def steps(directory):
-    print("| step (batch 128) | threads | latent ms | PyTorch ms | ratio | target |")
+    print("| step | threads | latent ms | PyTorch ms | ratio | target |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     failed = False
     for threads in thread_counts(directory, "latent-t*-r*.json"):
         ours = latent_times(directory, threads)
-        for label, benchmark, model, target in STEPS:
-            theirs = torch_times(directory, model, threads)
+        for label, benchmark, step, target in STEPS:
+            theirs = torch_times(directory, step, threads)
+            if benchmark not in ours and not theirs:
+                continue  # not asked for
             if benchmark not in ours or not theirs:
                 print(f"| {label} | {threads} | {'n/a' if benchmark not in ours else ''} | {'n/a' if not theirs else ''} | | |")
                 continue
@@ -82,20 +87,30 @@ def peak_rss_mb(path):
     return int(match.group(1)) / 1024 if match else float("nan")
 
 
+# The final figures an epochs table shows, by the model of the JSON lines: (label, key).
+FINAL_FIGURES = {"vae": [("test loss", "test_loss"), ("train loss", "train_loss")],
+                 "gan": [("D loss", "train_d_loss"), ("G loss", "train_g_loss")]}
+
+
 def epochs(directory):
-    print("| threads | latent s/epoch | PyTorch s/epoch | ratio | latent peak RSS MB | PyTorch peak RSS MB "
-          "| latent test loss | PyTorch test loss | latent train loss | PyTorch train loss |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    iw_rows = []
+    rows, iw_rows, figures = [], [], None
     for threads in thread_counts(directory, "latent-t*.out"):
         ours = last_json_line(os.path.join(directory, f"latent-t{threads}.out"))
         theirs = last_json_line(os.path.join(directory, f"torch-t{threads}.out"))
+        figures = FINAL_FIGURES[ours["model"]]
         a, b = statistics.median(ours["epoch_seconds"]), statistics.median(theirs["epoch_seconds"])
         rss = [peak_rss_mb(os.path.join(directory, f"{side}-t{threads}.time")) for side in ("latent", "torch")]
-        print(f"| {threads} | {a:.2f} | {b:.2f} | {b / a:.2f}x | {rss[0]:.0f} | {rss[1]:.0f} "
-              f"| {fmt(ours['test_loss'])} | {fmt(theirs['test_loss'])} | {fmt(ours['train_loss'])} | {fmt(theirs['train_loss'])} |")
+        finals = " | ".join(f"{fmt(ours.get(key))} | {fmt(theirs.get(key))}" for _, key in figures)
+        rows.append(f"| {threads} | {a:.2f} | {b:.2f} | {b / a:.2f}x | {rss[0]:.0f} | {rss[1]:.0f} | {rss[0] / rss[1]:.2f} | {finals} |")
         if ours.get("iw_ll") is not None or theirs.get("iw_ll") is not None:
             iw_rows.append(f"| {threads} | {fmt(ours.get('iw_ll'))} | {fmt(theirs.get('iw_ll'))} |")
+    if figures is None:
+        print(f"{directory}: no runs (latent-t*.out)", file=sys.stderr)
+        return 1
+    print("| threads | latent s/epoch | PyTorch s/epoch | ratio | latent peak RSS MB | PyTorch peak RSS MB | RSS latent/PyTorch | " +
+          " | ".join(f"latent {label} | PyTorch {label}" for label, _ in figures) + " |")
+    print("| ---: " * (7 + 2 * len(figures)) + "|")
+    print("\n".join(rows))
     if iw_rows:
         print("\n| threads | latent IWAE log-likelihood | PyTorch IWAE log-likelihood |")
         print("| ---: | ---: | ---: |")

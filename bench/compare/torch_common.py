@@ -47,12 +47,13 @@ def settle_allocator():
     del buffer
 
 
-def add_common_flags(parser, default_data):
-    """The flags every comparison script takes."""
+def add_common_flags(parser, default_data, default_batch=128, batch_help="batch size (default: %(default)s)"):
+    """The flags every comparison script takes (a script whose batch default
+    depends on its model passes default_batch=None and says so in batch_help)."""
     parser.add_argument("--data", default=default_data, help="folder with the MNIST IDX files, raw or .gz (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads (also OMP/OpenBLAS threads) (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=1, help="seed of initialization, shuffling and noise (default: %(default)s)")
-    parser.add_argument("--batch", type=int, default=128, help="batch size (default: %(default)s)")
+    parser.add_argument("--batch", type=int, default=default_batch, help=batch_help)
     parser.add_argument("--time-steps", action="store_true",
                         help="time training steps instead of training: prints the median step time (ms) in the JSON line")
     parser.add_argument("--repetitions", type=int, default=5, help="with --time-steps: timed blocks (default: %(default)s)")

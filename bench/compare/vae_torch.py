@@ -1,8 +1,16 @@
 #!/usr/bin/python3
 """The PyTorch side of the VAE comparison: the recipe of PyTorch's official VAE
-example (784-400-20, ReLU hidden layers, Bernoulli decoder: sigmoid and binary
-cross-entropy summed over pixels and batch, batch 128, Adam with lr 1e-3),
-reading the MNIST IDX files from --data with numpy.
+example (Bernoulli decoder: sigmoid and binary cross-entropy summed over
+pixels and batch, batch 128, Adam with lr 1e-3), reading the MNIST IDX files
+from --data with numpy, on one of the models of latent's examples/vae_mnist
+(--arch, as vae_mnist's):
+
+  mlp (default): the official example's 784-400-20, ReLU hidden layers.
+  conv: encoder Conv2d(1, 32, 4, 2, 1) 14x14 ReLU, Conv2d(32, 64, 4, 2, 1)
+    7x7 ReLU, flatten 3136, Linear 400 ReLU, mu and logvar (20 each);
+    decoder Linear 20 -> 400 ReLU, Linear 400 -> 3136 ReLU, 64x7x7,
+    ConvTranspose2d(64, 32, 4, 2, 1) 14x14 ReLU, ConvTranspose2d(32, 1, 4, 2, 1)
+    28x28 logits; biases everywhere.
 
 Training (the default) prints each epoch's seconds (the training loop alone)
 and the test loss (negative ELBO per test example, z sampled), with --iw K
@@ -60,6 +68,36 @@ class VAE(nn.Module):
         return torch.sigmoid(self.decode_logits(self.reparameterize(mu, logvar))), mu, logvar
 
 
+class ConvVAE(VAE):
+    """The convolutional VAE of vae_mnist --arch conv; images come and go as N x 784 rows."""
+
+    def __init__(self, hidden=400, latent=20):
+        nn.Module.__init__(self)
+        self.encoder = nn.Sequential(
+            nn.Unflatten(1, (1, 28, 28)),
+            nn.Conv2d(1, 32, 4, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(32, 64, 4, stride=2, padding=1), nn.ReLU(),
+            nn.Flatten(), nn.Linear(64 * 7 * 7, hidden), nn.ReLU())
+        self.fc21 = nn.Linear(hidden, latent)
+        self.fc22 = nn.Linear(hidden, latent)
+        self.decoder = nn.Sequential(
+            nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, 64 * 7 * 7), nn.ReLU(),
+            nn.Unflatten(1, (64, 7, 7)),
+            nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(32, 1, 4, stride=2, padding=1),
+            nn.Flatten())
+
+    def encode(self, x):
+        h = self.encoder(x)
+        return self.fc21(h), self.fc22(h)
+
+    def decode_logits(self, z):
+        return self.decoder(z)
+
+
+ARCHS = {"mlp": VAE, "conv": ConvVAE}
+
+
 def loss_function(recon_x, x, mu, logvar):
     """Negative ELBO summed over the batch, as the official example writes it."""
     bce = F.binary_cross_entropy(recon_x, x, reduction="sum")
@@ -110,13 +148,14 @@ def importance_weighted_ll(model, images, samples, batch=500):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     torch_common.add_common_flags(parser, default_data=f"{torch_common.source_dir()}/data/mnist")
+    parser.add_argument("--arch", choices=sorted(ARCHS), default="mlp", help="the model (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=10, help="training epochs (default: %(default)s)")
     parser.add_argument("--iw", type=int, default=0, help="report the IWAE bound with this many samples per test example")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     torch_common.settle_allocator()
-    model = VAE()
+    model = ARCHS[args.arch]()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     if args.time_steps:
@@ -124,7 +163,9 @@ def main():
         batches = torch_common.Batches(torch, torch.from_numpy(images.copy()), args.batch, args.seed).endless()
         block_ms = torch_common.time_steps(lambda: train_step(model, optimizer, next(batches)), args.warmup,
                                            args.repetitions, args.min_time)
-        torch_common.print_json(torch_common.step_timing_result("vae", args, block_ms, described))
+        result = torch_common.step_timing_result("vae", args, block_ms, described)
+        result["arch"] = args.arch
+        torch_common.print_json(result)
         return
 
     try:
@@ -132,6 +173,8 @@ def main():
         test = torch.from_numpy(torch_common.load_images(args.data, "t10k").copy())
     except (FileNotFoundError, ValueError) as e:
         torch_common.fail(str(e))
+    if args.arch == "conv" and train.shape[1] != 784:
+        torch_common.fail(f"{args.data}: the convolutional VAE reads 28x28 images, not {train.shape[1]} pixels")
     batches = torch_common.Batches(torch, train, args.batch, args.seed)
     epoch_seconds, train_loss, test_value = [], float("nan"), float("nan")
     for epoch in range(1, args.epochs + 1):
@@ -148,7 +191,7 @@ def main():
     if args.iw > 0:
         iw_ll = importance_weighted_ll(model, test, args.iw)
         print(f"importance-weighted test log-likelihood (K = {args.iw}): {iw_ll:.4f} nats (NLL {-iw_ll:.4f})", flush=True)
-    torch_common.print_json({"model": "vae", "epochs": args.epochs, "train_loss": torch_common.json_number(train_loss),
+    torch_common.print_json({"model": "vae", "arch": args.arch, "epochs": args.epochs, "train_loss": torch_common.json_number(train_loss),
                              "test_loss": torch_common.json_number(test_value), "epoch_seconds": epoch_seconds,
                              "iw_ll": torch_common.json_number(iw_ll)})
 

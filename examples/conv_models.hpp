@@ -1,0 +1,105 @@
+// examples/conv_models.hpp: the convolutional models of the examples, built
+// in one place for gan_mnist --arch dcgan, vae_mnist --arch conv, the
+// benchmarks (bench/bench_common.hpp) and the allocation test:
+//   Dcgan    the DCGAN of the libtorch C++ example and of dlib's
+//            dnn_dcgan_train_ex, for 28x28 images
+//   ConvVae  a convolutional VAE for 28x28 images
+// Their layers start from PyTorch's default initialization (FanInUniform),
+// as their PyTorch twins in bench/compare/ do.
+#pragma once
+
+#include <latent/latent.hpp>
+#include <latent/models/gan.hpp>
+
+#include <string>
+#include <utility>
+
+namespace example {
+
+/// The convolutional models read 28x28 images: anything else is refused
+/// before a model is built, naming the flag and the file.
+inline void require_28x28(const latent::data::Dataset& images, const std::string& flag, const std::string& path) {
+  if (images.rows() != 28 || images.cols() != 28)
+    throw latent::shape_error(flag + ": the model reads 28x28 images, " + path + " holds " + std::to_string(images.rows()) + "x" +
+                              std::to_string(images.cols()));
+}
+
+/// G: z(100) as 100x1x1 -> ConvTranspose2d(100, 4w, k4) 4x4 -> BN ReLU
+///    -> ConvTranspose2d(4w, 2w, k3, s2, p1) 7x7 -> BN ReLU
+///    -> ConvTranspose2d(2w, w, k4, s2, p1) 14x14 -> BN ReLU
+///    -> ConvTranspose2d(w, 1, k4, s2, p1) 28x28 tanh;
+/// D: Conv2d(1, w, k4, s2, p1) 14x14 LeakyReLU(0.2)
+///    -> Conv2d(w, 2w, k4, s2, p1) 7x7 -> BN LeakyReLU(0.2)
+///    -> Conv2d(2w, 4w, k4, s2, p1) 3x3 -> BN LeakyReLU(0.2)
+///    -> Conv2d(4w, 1, k3) 1x1: one logit.
+/// No biases; the DCGAN is w = 64 (smaller w: the same shapes, thinner);
+/// its loss is the non-saturating BCE unless make<Loss> says otherwise.
+struct Dcgan {
+  using S = float;
+  template <class Act = latent::Identity>
+  using Up = latent::ConvTranspose2d<S, Act>;
+  template <class Act = latent::Identity>
+  using Down = latent::Conv2d<S, Act>;
+  using Norm = latent::BatchNorm<S, latent::ReLU>;
+  using LeakyNorm = latent::BatchNorm<S, latent::LeakyReLU>;
+  using GeneratorBody = latent::Sequential<Up<>, Norm, Up<>, Norm, Up<>, Norm, Up<latent::Tanh>>;
+  using DiscriminatorBody = latent::Sequential<Down<latent::LeakyReLU>, Down<>, LeakyNorm, Down<>, LeakyNorm, Down<>>;
+  using Generator = latent::Generator<GeneratorBody, latent::Identity>;
+  using Discriminator = latent::Discriminator<DiscriminatorBody>;
+  template <class Loss>
+  using Gan = latent::Gan<Generator, Discriminator, Loss>;
+  using Model = Gan<latent::NonSaturatingBce>;
+
+  template <class Loss = latent::NonSaturatingBce>
+  static Gan<Loss> make(latent::Rng& rng, latent::Index noise = 100, latent::Index w = 64) {
+    using latent::ImageShape;
+    const latent::Kernel k4 = latent::Kernel(4).bias(false), k3 = latent::Kernel(3).bias(false);
+    const latent::Kernel half = k4.stride(2).padding(1);
+    GeneratorBody g(Up<>({noise, 1, 1}, 4 * w, k4, rng), Norm(ImageShape{4 * w, 4, 4}),
+                    Up<>({4 * w, 4, 4}, 2 * w, k3.stride(2).padding(1), rng), Norm(ImageShape{2 * w, 7, 7}),
+                    Up<>({2 * w, 7, 7}, w, half, rng), Norm(ImageShape{w, 14, 14}),
+                    Up<latent::Tanh>({w, 14, 14}, 1, half, rng));
+    DiscriminatorBody d(Down<latent::LeakyReLU>({1, 28, 28}, w, half, rng),
+                        Down<>({w, 14, 14}, 2 * w, half, rng), LeakyNorm(ImageShape{2 * w, 7, 7}),
+                        Down<>({2 * w, 7, 7}, 4 * w, half, rng), LeakyNorm(ImageShape{4 * w, 3, 3}),
+                        Down<>({4 * w, 3, 3}, 1, k3, rng));
+    return Gan<Loss>(Generator(std::move(g)), Discriminator(std::move(d)));
+  }
+};
+
+/// Encoder: Conv2d(1, 32, k4, s2, p1) 14x14 ReLU -> Conv2d(32, 64, k4, s2, p1)
+///   7x7 ReLU -> flatten 3136 -> Dense `hidden` (400) ReLU -> mu, logvar
+///   (`latent` (20) each);
+/// decoder: Dense latent -> hidden ReLU -> Dense 3136 ReLU -> 64x7x7
+///   -> ConvTranspose2d(64, 32, k4, s2, p1) 14x14 ReLU
+///   -> ConvTranspose2d(32, 1, k4, s2, p1) 28x28 Bernoulli logits.
+/// Biases in every layer; the mu and logvar heads start Glorot-uniform (GaussianEncoder's).
+struct ConvVae {
+  using S = float;
+  using Init = latent::FanInUniform;
+  template <class Act>
+  using Down = latent::Conv2d<S, Act, Init>;
+  template <class Act>
+  using Up = latent::ConvTranspose2d<S, Act, Init>;
+  template <class Act>
+  using Dense = latent::Dense<S, Act, Init>;
+  using EncoderBody = latent::Sequential<Down<latent::ReLU>, Down<latent::ReLU>, latent::Flatten<S>, Dense<latent::ReLU>>;
+  using DecoderBody = latent::Sequential<Dense<latent::ReLU>, Dense<latent::ReLU>, latent::Reshape<S>, Up<latent::ReLU>,
+                                         Up<latent::Identity>>;
+  using Encoder = latent::GaussianEncoder<EncoderBody>;
+  using Decoder = latent::Decoder<DecoderBody>;
+  using Model = latent::Vae<Encoder, Decoder, latent::Bernoulli>;
+
+  static Model make(latent::Rng& rng, latent::Index hidden = 400, latent::Index latent = 20) {
+    const latent::Kernel half = latent::Kernel(4).stride(2).padding(1);
+    const latent::ImageShape grid{64, 7, 7};
+    EncoderBody encoder(Down<latent::ReLU>({1, 28, 28}, 32, half, rng), Down<latent::ReLU>({32, 14, 14}, 64, half, rng),
+                        latent::Flatten<S>(grid), Dense<latent::ReLU>(grid.size(), hidden, rng));
+    DecoderBody decoder(Dense<latent::ReLU>(latent, hidden, rng), Dense<latent::ReLU>(hidden, grid.size(), rng),
+                        latent::Reshape<S>(grid), Up<latent::ReLU>(grid, 32, half, rng),
+                        Up<latent::Identity>({32, 14, 14}, 1, half, rng));
+    return Model(Encoder(std::move(encoder), latent, rng), Decoder(std::move(decoder)));
+  }
+};
+
+}  // namespace example
