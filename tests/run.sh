@@ -4,8 +4,8 @@
 # pass with products on OpenBLAS (-DLATENT_GEMM=blas), and a clang++ pass
 # under AddressSanitizer + UndefinedBehaviorSanitizer with products on Eigen
 # (the header-only default). Each product library thus runs every test, at
-# the cost of two builds, not three. Both compile the test files in two unity
-# groups (-DLATENT_UNITY_BUILD=ON): about 20 minutes on two cores.
+# the cost of two builds, not three. Both compile the test files as unity
+# builds (-DLATENT_UNITY_BUILD=ON): about 20 minutes on two cores.
 #   tests/run.sh            both passes
 #   tests/run.sh --plain    the plain pass only
 #   tests/run.sh --sanitize the sanitizer pass only
@@ -39,7 +39,7 @@ for pass in "${passes[@]}"; do
     # again: here they run end to end on tiny data and nothing is timed.
     dir=build/tests
     flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -DNDEBUG" -DLATENT_PROGRAM_FLAGS=-O1
-      -DLATENT_GEMM=blas -DLATENT_TEST_SET=all -DLATENT_UNITY_BUILD=ON)
+      -DLATENT_GEMM=blas -DLATENT_TEST_SET=all -DLATENT_UNITY_BUILD=ON -DLATENT_UNITY_TEST_UNITS=1)
   elif [ "$pass" = blas ]; then
     # Only the tests that touch products (LATENT_TEST_SET=products).
     dir=build/tests-blas
