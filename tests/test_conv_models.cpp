@@ -48,17 +48,20 @@ ConvVae make_vae(latent::Rng& rng) {
 using GeneratorBody = latent::Sequential<latent::ConvTranspose2d<S>, latent::BatchNorm<S, latent::ReLU>, latent::ConvTranspose2d<S, latent::Tanh>>;
 using DiscriminatorBody = latent::Sequential<latent::Conv2d<S, latent::LeakyReLU>, latent::Conv2d<S>, latent::BatchNorm<S, latent::LeakyReLU>,
                                              latent::Conv2d<S>>;
-using ConvGan = latent::Gan<latent::Generator<GeneratorBody, latent::Identity>, latent::Discriminator<DiscriminatorBody>>;
+template <class Loss = latent::NonSaturatingBce>
+using ConvGanWith = latent::Gan<latent::Generator<GeneratorBody, latent::Identity>, latent::Discriminator<DiscriminatorBody>, Loss>;
+using ConvGan = ConvGanWith<>;
 
-ConvGan make_gan(latent::Rng& rng) {
+template <class Loss = latent::NonSaturatingBce>
+ConvGanWith<Loss> make_gan(latent::Rng& rng) {
   const Kernel half = kHalf.bias(false);
   GeneratorBody g(latent::ConvTranspose2d<S>({8, 1, 1}, 16, Kernel(4).bias(false), rng),
                   latent::BatchNorm<S, latent::ReLU>(ImageShape{16, 4, 4}),
                   latent::ConvTranspose2d<S, latent::Tanh>({16, 4, 4}, 1, half, rng));
   DiscriminatorBody d(latent::Conv2d<S, latent::LeakyReLU>({1, 8, 8}, 8, half, rng), latent::Conv2d<S>({8, 4, 4}, 16, half, rng),
                       latent::BatchNorm<S, latent::LeakyReLU>(ImageShape{16, 2, 2}), latent::Conv2d<S>({16, 2, 2}, 1, Kernel(2).bias(false), rng));
-  return ConvGan(latent::Generator<GeneratorBody, latent::Identity>(std::move(g)),
-                 latent::Discriminator<DiscriminatorBody>(std::move(d)));
+  return ConvGanWith<Loss>(latent::Generator<GeneratorBody, latent::Identity>(std::move(g)),
+                           latent::Discriminator<DiscriminatorBody>(std::move(d)));
 }
 
 using test::quiet_fit;
@@ -189,6 +192,25 @@ TEST_CASE("a GAN with BatchNorm resumed from a checkpoint continues exactly as a
         return make_gan(rng);
       },
       102, data, 1, 2, 32);
+}
+
+TEST_CASE("a gradient penalty is refused a discriminator that normalizes over the batch", "[gan][conv]") {
+  latent::Rng rng(11);
+  latent::BatchNorm<S> norm(ImageShape{2, 1, 1});
+  DiscriminatorBody body(latent::Conv2d<S, latent::LeakyReLU>({1, 8, 8}, 8, kHalf, rng), latent::Conv2d<S>({8, 4, 4}, 16, kHalf, rng),
+                         latent::BatchNorm<S, latent::LeakyReLU>(ImageShape{16, 2, 2}), latent::Conv2d<S>({16, 2, 2}, 1, Kernel(2), rng));
+  latent::Conv2d<S> conv({1, 8, 8}, 8, kHalf, rng);
+  // BatchNorm mixes the columns of a batch in training mode only; a network does when one of its layers does.
+  CHECK(norm.mixes_columns());
+  CHECK(body.mixes_columns());
+  CHECK_FALSE(conv.mixes_columns());
+  body.eval();
+  CHECK_FALSE(body.mixes_columns());
+
+  CHECK_NOTHROW(make_gan<latent::NonSaturatingBce>(rng));
+  CHECK_NOTHROW(make_gan<latent::Wasserstein>(rng));
+  CHECK_THROWS_WITH(make_gan<latent::WassersteinGp>(rng),
+                    Catch::Contains("Gan: the wgan-gp loss") && Catch::Contains("normalizes over the batch"));
 }
 
 }  // namespace test_conv_models

@@ -68,6 +68,23 @@ class GanCritic {
   ParameterList<Scalar> own_parameters_;
 };
 
+namespace detail {
+
+/// A loss that differentiates each example's score by that example's input
+/// (a gradient penalty) is refused a discriminator whose scores depend on the
+/// whole batch.
+template <class Loss, class Discriminator>
+void check_critic_for_loss(const char* model, Discriminator& discriminator) {
+  if constexpr (Loss::takes_input_gradients)
+    if (mixes_columns(discriminator))
+      throw error(std::string(model) + ": the " + Loss::name +
+                  " loss differentiates each example's score by that example's input, but the discriminator normalizes "
+                  "over the batch (BatchNorm in training mode), so each score depends on the whole batch; use a "
+                  "discriminator without batch normalization");
+}
+
+}  // namespace detail
+
 template <class Generator, class Discriminator, class Loss = NonSaturatingBce, class Noise = NormalNoise>
 class Gan : public Module<Gan<Generator, Discriminator, Loss, Noise>, contract::scalar_of_t<Generator>> {
  public:
@@ -100,6 +117,7 @@ class Gan : public Module<Gan<Generator, Discriminator, Loss, Noise>, contract::
       throw shape_error("Gan: the generator writes " + std::to_string(generator_.out_features()) +
                         " features but the discriminator reads " + std::to_string(discriminator_.in_features()) +
                         (classes_ > 0 ? " (images" + condition + ")" : ""));
+    detail::check_critic_for_loss<Loss>("Gan", discriminator_);
   }
 
   /// Records G(z), images (features x batch); a conditional GAN reads the

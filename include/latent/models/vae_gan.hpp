@@ -75,6 +75,7 @@ class VaeGan : public Module<VaeGan<Encoder, Decoder, Discriminator, Loss, Prior
       throw shape_error("VaeGan: the encoder reads " + std::to_string(encoder_.in_features()) + " features, the decoder writes " +
                         std::to_string(decoder_.out_features()) + ", the discriminator reads " +
                         std::to_string(discriminator_.in_features()));
+    detail::check_critic_for_loss<Loss>("VaeGan", discriminator_);
   }
 
   /// Records the encoder's loss for the batch x (features x batch, scaled as

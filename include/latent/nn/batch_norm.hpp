@@ -43,6 +43,9 @@ class BatchNorm : public Module<BatchNorm<S, Act>, S> {
   explicit BatchNorm(Index features, Act act = {}, double momentum = 0.1, double epsilon = 1e-5)
       : BatchNorm(ImageShape{features, 1, 1}, act, momentum, epsilon) {}
 
+  /// In training mode each column is normalized with the batch's statistics.
+  bool mixes_columns() const { return this->training(); }
+
   Var<S> operator()(Var<S> x) {
     if (x.rows() != shape_.size())
       throw shape_error(describe() + ": expects " + what() + ", got " + shape_string(x.value()));

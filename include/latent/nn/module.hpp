@@ -32,6 +32,21 @@ struct has_set_training : std::false_type {};
 template <class M>
 struct has_set_training<M, std::void_t<decltype(std::declval<M&>().set_training(true))>> : std::true_type {};
 
+template <class M, class = void>
+struct has_mixes_columns : std::false_type {};
+template <class M>
+struct has_mixes_columns<M, std::void_t<decltype(bool(std::declval<M&>().mixes_columns()))>> : std::true_type {};
+
+/// Whether m's output for one column may depend on the batch's other columns;
+/// a type that does not say is taken to treat columns apart.
+template <class M>
+bool mixes_columns(M& m) {
+  if constexpr (has_mixes_columns<M>::value)
+    return m.mixes_columns();
+  else
+    return false;
+}
+
 }  // namespace detail
 
 template <class Derived, class S>
@@ -77,6 +92,17 @@ class Module {
       if constexpr (detail::has_set_training<std::decay_t<decltype(child)>>::value) child.set_training(on);
     });
   }
+  /// Whether the output for one column may depend on the batch's other
+  /// columns in the current mode: a layer that normalizes over the batch
+  /// says so (BatchNorm in training mode), a network when a child does. A
+  /// loss that differentiates each column's score by its own input (a
+  /// gradient penalty) needs a critic that does not.
+  bool mixes_columns() {
+    bool mixes = false;
+    self().for_each_child([&](const std::string&, auto& child) { mixes = mixes || detail::mixes_columns(child); });
+    return mixes;
+  }
+
   void train() { self().set_training(true); }
   void eval() { self().set_training(false); }
   bool training() const { return training_; }
