@@ -24,11 +24,13 @@
 #   --wait-policy P    OMP_WAIT_POLICY for both sides (default PASSIVE)
 #   --data DIR         MNIST folder (default data/mnist; synthetic images if absent)
 #   --keep DIR         keep the raw results (JSON) in DIR
+#   --gemm LIB         latent's products on eigen (default), blas or onednn
+#                      (bench/run.sh --gemm)
 # Exits 1 when a ratio misses its target (VAE 3x, GAN 2.5x, conv VAE and DCGAN 1.5x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; }
 
 rounds=5
 thread_counts="1 2"
@@ -37,6 +39,7 @@ min_time=0.5
 wait_policy=PASSIVE
 data=data/mnist
 keep=
+gemm=eigen
 while [ $# -gt 0 ]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
@@ -47,6 +50,7 @@ while [ $# -gt 0 ]; do
     --wait-policy) wait_policy=$2; shift ;;
     --data) data=$2; shift ;;
     --keep) keep=$2; shift ;;
+    --gemm) gemm=$2; shift ;;
     *) echo "compare-torch.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -75,7 +79,7 @@ torch_step() {
 python=/usr/bin/python3
 cmake/apt-install.sh python3-torch python3-numpy >&2
 
-binary=$(bench/run.sh --build-only 2>/dev/null) || { echo "compare-torch.sh: building the benchmarks failed (run bench/run.sh --build-only)" >&2; exit 1; }
+binary=$(bench/run.sh --gemm "$gemm" --build-only 2>/dev/null) || { echo "compare-torch.sh: building the benchmarks failed (run bench/run.sh --build-only)" >&2; exit 1; }
 results=${keep:-$(mktemp -d)}
 mkdir -p "$results"
 [ -n "$keep" ] || trap 'rm -rf "$results"' EXIT
@@ -105,6 +109,6 @@ for round in $(seq 1 "$rounds"); do
 done
 
 echo "# load after: $(uptime | sed 's/.*load average/load average/')"
-echo "# command: bench/compare-torch.sh --rounds $rounds --threads \"$thread_counts\" --steps \"$steps\" --min-time $min_time --wait-policy $wait_policy"
+echo "# command: bench/compare-torch.sh --gemm $gemm --rounds $rounds --threads \"$thread_counts\" --steps \"$steps\" --min-time $min_time --wait-policy $wait_policy"
 echo
 "$python" bench/compare/report.py steps "$results"
