@@ -158,20 +158,8 @@ int train(const Flags& flags, const example::Ranks& ranks) {
       });
   if (!ranks.writes()) return 0;
 
-  double cond_acc = std::nan("");
-  if (!flags.samples_out.empty() || (flags.conditional && !flags.classifier.empty())) {
-    latent::Rng sample_rng(flags.seed + 2);
-    const std::vector<int> labels = flags.conditional ? example::balanced_labels(flags.samples) : std::vector<int>();
-    const latent::Matrix<float> samples = flags.conditional ? gan.sample(labels, sample_rng) : gan.sample(flags.samples, sample_rng);
-    if (!flags.samples_out.empty()) {
-      latent::data::write_samples_idx(flags.samples_out, samples, mnist.train.rows(), mnist.train.cols(),
-                                      latent::data::PixelRange::minus_one_to_one);
-      std::cout << "wrote " << flags.samples << " samples to " << flags.samples_out << "\n";
-    }
-    if (!flags.labels_out.empty()) example::write_labels_idx(flags.labels_out, labels);
-    if (flags.conditional && !flags.classifier.empty())
-      cond_acc = example::conditional_accuracy(flags.classifier, samples, latent::data::PixelRange::minus_one_to_one, labels);
-  }
+  const double cond_acc = example::export_samples(gan, flags, flags, flags.classifier, mnist.train,
+                                                  latent::data::PixelRange::minus_one_to_one, flags.seed + 2);
 
   std::ostringstream json;
   json << "{\"model\":\"gan\",\"arch\":\"" << flags.arch << "\",\"loss\":\"" << Loss::name << "\",\"spectral_norm\":" << (flags.spectral_norm ? "true" : "false")

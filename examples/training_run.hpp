@@ -225,4 +225,26 @@ inline double conditional_accuracy(const std::string& classifier_path, const lat
   return latent::classify(classifier, pixels).accuracy(expected);
 }
 
+/// The end of a run of a generative model: draws --samples samples from it
+/// (balanced over the classes when conditional), writes them to --samples-out
+/// (pixels in `range`, `images`' size) and their labels to --labels-out, and
+/// returns the share the classifier checkpoint `classifier_path` puts in the
+/// class asked for (NaN unless conditional with a classifier).
+template <class Model>
+double export_samples(Model& model, const CommonFlags& common, const ConditionalFlags& conditional,
+                      const std::string& classifier_path, const latent::data::Dataset& images, latent::data::PixelRange range,
+                      std::uint64_t seed) {
+  const bool judge = conditional.conditional && !classifier_path.empty();
+  if (common.samples_out.empty() && !judge) return std::nan("");
+  latent::Rng rng(seed);
+  const std::vector<int> labels = conditional.conditional ? balanced_labels(common.samples) : std::vector<int>();
+  const latent::Matrix<float> samples = conditional.conditional ? model.sample(labels, rng) : model.sample(common.samples, rng);
+  if (!common.samples_out.empty()) {
+    latent::data::write_samples_idx(common.samples_out, samples, images.rows(), images.cols(), range);
+    std::cout << "wrote " << common.samples << " samples to " << common.samples_out << "\n";
+  }
+  if (!conditional.labels_out.empty()) write_labels_idx(conditional.labels_out, labels);
+  return judge ? conditional_accuracy(classifier_path, samples, range, labels) : std::nan("");
+}
+
 }  // namespace example

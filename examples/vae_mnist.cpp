@@ -111,20 +111,8 @@ int train(const Flags& flags, const example::Ranks& ranks) {
       [&](const std::filesystem::path& out, const latent::EpochRecord&) { write_pictures(vae, mnist.test, out, flags.seed); });
   if (!ranks.writes()) return 0;
 
-  double cond_acc = std::nan("");
-  if (!flags.samples_out.empty() || (flags.conditional && !flags.classifier.empty())) {
-    latent::Rng sample_rng(flags.seed + 1);
-    const std::vector<int> labels = flags.conditional ? example::balanced_labels(flags.samples) : std::vector<int>();
-    const latent::Matrix<float> samples = flags.conditional ? vae.sample(labels, sample_rng) : vae.sample(flags.samples, sample_rng);
-    if (!flags.samples_out.empty()) {
-      latent::data::write_samples_idx(flags.samples_out, samples, mnist.test.rows(), mnist.test.cols(),
-                                      latent::data::PixelRange::zero_to_one);
-      std::cout << "wrote " << flags.samples << " samples to " << flags.samples_out << "\n";
-    }
-    if (!flags.labels_out.empty()) example::write_labels_idx(flags.labels_out, labels);
-    if (flags.conditional && !flags.classifier.empty())
-      cond_acc = example::conditional_accuracy(flags.classifier, samples, latent::data::PixelRange::zero_to_one, labels);
-  }
+  const double cond_acc = example::export_samples(vae, flags, flags, flags.classifier, mnist.test,
+                                                  latent::data::PixelRange::zero_to_one, flags.seed + 1);
   double iw_ll = std::nan("");
   if (flags.iw > 0) {
     latent::Rng iw_rng(flags.seed + 2);
