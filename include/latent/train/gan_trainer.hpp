@@ -84,11 +84,7 @@ class GanTrainer
         generator_gradients_(generator_params_),
         discriminator_gradients_(discriminator_params_) {
     if (options_.n_critic < 1) throw error("GanTrainer: n_critic must be at least 1, got " + std::to_string(options_.n_critic));
-    if (!(options_.real_label > 0 && options_.real_label <= 1))
-      throw error("GanTrainer: the real label must be in (0, 1], got " + std::to_string(options_.real_label));
-    if (options_.real_label != 1.0 && !Loss::uses_labels)
-      throw error(std::string("GanTrainer: label smoothing needs a loss with targets; the ") + Loss::name + " loss has none");
-    if (options_.clip_grad_norm < 0) throw error("GanTrainer: the gradient-norm bound must be positive (or 0 for none)");
+    detail::check_critic_options<Loss>("GanTrainer", options_.real_label, options_.clip_grad_norm);
     options_.lipschitz.check();
   }
 

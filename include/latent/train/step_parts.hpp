@@ -7,17 +7,31 @@
 #pragma once
 
 #include <cmath>
+#include <string>
 
 #include "latent/autodiff/tape.hpp"
 #include "latent/data/dataset.hpp"
 #include "latent/data/one_hot.hpp"
 #include "latent/distributed/data_parallel.hpp"
 #include "latent/distributed/gradient_sync.hpp"
+#include "latent/error.hpp"
 #include "latent/models/gan_loss.hpp"
 #include "latent/optim/clip.hpp"
 #include "latent/train/history.hpp"
 
 namespace latent::detail {
+
+/// The options of a critic's step that both GAN trainers take, checked alike:
+/// the real examples' target in (0, 1], below 1 only for a loss with targets,
+/// and a gradient-norm bound of at least 0. `trainer` names the trainer.
+template <class Loss>
+void check_critic_options(const std::string& trainer, double real_label, double clip_grad_norm) {
+  if (!(real_label > 0 && real_label <= 1))
+    throw error(trainer + ": the real label must be in (0, 1], got " + std::to_string(real_label));
+  if (real_label != 1.0 && !Loss::uses_labels)
+    throw error(trainer + ": label smoothing needs a loss with targets; the " + Loss::name + " loss has none");
+  if (clip_grad_norm < 0) throw error(trainer + ": the gradient-norm bound must be positive (or 0 for none)");
+}
 
 /// The images `indices` of `data`, scaled by Scaling, as a constant on
 /// `tape` (features x indices.size()), filled in place.

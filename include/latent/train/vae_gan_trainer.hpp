@@ -77,11 +77,7 @@ class VaeGanTrainer : public EpochTrainer<VaeGanTrainer<Model, Optimizer, Lipsch
         decoder_gradients_(decoder_params_),
         discriminator_gradients_(discriminator_params_) {
     if (!(options_.gamma >= 0)) throw error("VaeGanTrainer: gamma must be positive (or 0), got " + std::to_string(options_.gamma));
-    if (!(options_.real_label > 0 && options_.real_label <= 1))
-      throw error("VaeGanTrainer: the real label must be in (0, 1], got " + std::to_string(options_.real_label));
-    if (options_.real_label != 1.0 && !Loss::uses_labels)
-      throw error(std::string("VaeGanTrainer: label smoothing needs a loss with targets; the ") + Loss::name + " loss has none");
-    if (options_.clip_grad_norm < 0) throw error("VaeGanTrainer: the gradient-norm bound must be positive (or 0 for none)");
+    detail::check_critic_options<Loss>("VaeGanTrainer", options_.real_label, options_.clip_grad_norm);
     options_.lipschitz.check();
   }
 
