@@ -2,8 +2,9 @@
 // beside what it should be measured against: Dense/affine forward and
 // forward+backward at the shapes of the example models next to the plain
 // Eigen SGEMMs they perform; each activation alone and fused into Dense; the
-// VAE's losses; the Adam update with and without flushing subnormals; and
-// Eigen's 2048^3 SGEMM, the throughput a step is held to.
+// VAE's losses; the Adam update with and without flushing subnormals;
+// Eigen's 2048^3 SGEMM; and the core's FMA peak, the ceiling every
+// throughput here is a share of.
 #include <optional>
 
 #include "bench_common.hpp"
@@ -247,5 +248,96 @@ void BM_SgemmSquare(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_SgemmSquare)->Arg(2048)->Unit(benchmark::kMillisecond);
+
+// The core's own ceiling: fused multiply-adds of the widest vectors the
+// build targets, on independent accumulators that stay in registers, so
+// nothing but the FMA units limits the rate. The loop is written in
+// assembly because compilers keep a dozen vector accumulators in memory
+// when they are an array (GCC 12 spilled them and ran at a third of the
+// peak). Enough accumulators cover the FMA latency on two FMA pipes (4
+// cycles x 2 pipes needs 8; 12 of 16 ymm, 24 of 32 zmm or NEON registers).
+// Builds without FMA vectors (no -march) run a portable loop and say so in
+// the label: its rate is not this CPU's peak.
+struct FmaKernel {
+  const char* name;
+  double flops_per_round;
+  void (*run)(long rounds);
+};
+
+// One FMA instruction per accumulator register, 0..11 or 0..23.
+#define LATENT_FMA_12(fma) fma(0) fma(1) fma(2) fma(3) fma(4) fma(5) fma(6) fma(7) fma(8) fma(9) fma(10) fma(11)
+#define LATENT_FMA_24(fma) \
+  LATENT_FMA_12(fma) fma(12) fma(13) fma(14) fma(15) fma(16) fma(17) fma(18) fma(19) fma(20) fma(21) fma(22) fma(23)
+
+#if defined(__AVX512F__)
+#define LATENT_FMA_ACCUMULATE(reg) "vfmadd231ps %%zmm24, %%zmm25, %%zmm" #reg "\n\t"
+void fma_rounds(long rounds) {
+  static const float one = 1.0f, tiny = 1e-9f;
+  __asm__ __volatile__(
+      "vbroadcastss %[one], %%zmm24\n\t"
+      "vbroadcastss %[tiny], %%zmm25\n\t"
+      "1:\n\t" LATENT_FMA_24(LATENT_FMA_ACCUMULATE)
+      "dec %[rounds]\n\t"
+      "jnz 1b\n\t"
+      : [rounds] "+r"(rounds)
+      : [one] "m"(one), [tiny] "m"(tiny)
+      : "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",
+        "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24",
+        "xmm25");
+}
+constexpr FmaKernel kFma{"avx512: 24 zmm accumulators", 24 * 16 * 2, fma_rounds};
+#elif defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__)
+#define LATENT_FMA_ACCUMULATE(reg) "vfmadd231ps %%ymm12, %%ymm13, %%ymm" #reg "\n\t"
+void fma_rounds(long rounds) {
+  static const float one = 1.0f, tiny = 1e-9f;
+  __asm__ __volatile__(
+      "vbroadcastss %[one], %%ymm12\n\t"
+      "vbroadcastss %[tiny], %%ymm13\n\t"
+      "1:\n\t" LATENT_FMA_12(LATENT_FMA_ACCUMULATE)
+      "dec %[rounds]\n\t"
+      "jnz 1b\n\t"
+      "vzeroupper\n\t"
+      : [rounds] "+r"(rounds)
+      : [one] "m"(one), [tiny] "m"(tiny)
+      : "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",
+        "xmm13");
+}
+constexpr FmaKernel kFma{"avx2: 12 ymm accumulators", 12 * 8 * 2, fma_rounds};
+#elif defined(__aarch64__)
+#define LATENT_FMA_ACCUMULATE(reg) "fmla v" #reg ".4s, v24.4s, v25.4s\n\t"
+void fma_rounds(long rounds) {
+  __asm__ __volatile__(
+      "dup v24.4s, %w[one]\n\t"
+      "dup v25.4s, %w[tiny]\n\t"
+      "1:\n\t" LATENT_FMA_24(LATENT_FMA_ACCUMULATE)
+      "subs %[rounds], %[rounds], #1\n\t"
+      "b.ne 1b\n\t"
+      : [rounds] "+r"(rounds)
+      : [one] "r"(0x3f800000), [tiny] "r"(0x3089705f)
+      : "cc", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13", "v14", "v15",
+        "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25");
+}
+constexpr FmaKernel kFma{"neon: 24 q accumulators", 24 * 4 * 2, fma_rounds};
+#else
+void fma_rounds(long rounds) {
+  float acc[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+  for (long r = 0; r < rounds; ++r)
+    for (float& a : acc) a = a * 1.0f + 1e-9f;
+  benchmark::DoNotOptimize(acc);
+}
+constexpr FmaKernel kFma{"portable loop, built without FMA vectors (configure with -march): not this CPU's peak", 8 * 2,
+                         fma_rounds};
+#endif
+#undef LATENT_FMA_ACCUMULATE
+#undef LATENT_FMA_24
+#undef LATENT_FMA_12
+
+void BM_FmaPeak(benchmark::State& state) {
+  constexpr long kRounds = 1L << 16;
+  WallRates rates(state, kFma.flops_per_round * kRounds, 0);
+  for (auto _ : state) kFma.run(kRounds);
+  state.SetLabel(kFma.name);
+}
+BENCHMARK(BM_FmaPeak)->Unit(benchmark::kMicrosecond);
 
 }  // namespace

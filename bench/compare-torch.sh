@@ -15,7 +15,8 @@
 # with --wait-policy; PyTorch's OpenMP threads spin and starve otherwise).
 # The header says which kernels PyTorch runs (bench/compare/kernels.py:
 # OpenBLAS's and oneDNN's) and warns when OpenBLAS fell back to an older
-# CPU's kernel.
+# CPU's kernel; then which library and kernel latent's products run on.
+# OPENBLAS_CORETYPE, when set, reaches both sides (README: "The library").
 # Options:
 #   --rounds N         rounds (default 5)
 #   --threads "1 2"    thread counts (default "1 2")
@@ -91,6 +92,7 @@ case "$blas" in
   */blas/libblas.so.3) echo "# warning: PyTorch runs on the reference BLAS (apt-get install libopenblas0-pthread for a fair comparison)" ;;
 esac
 "$python" bench/compare/kernels.py
+echo "# latent: $("$binary" --benchmark_list_tests=true 2>&1 >/dev/null | sed -n 's/^latent_bench: //p')${OPENBLAS_CORETYPE:+ (OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE)}"
 echo "# load before: $(uptime | sed 's/.*load average/load average/')"
 
 for round in $(seq 1 "$rounds"); do
