@@ -2,11 +2,13 @@
 // statistics (the gradient couples the batch) and with given ones, over
 // image channels and dense features; the layer's running statistics
 // (PyTorch's momentum convention and unbiased variance), its two modes, its
-// buffers, and its shape errors.
+// buffers, and its shape errors; and the statistics of a batch split over
+// ranks (data-parallel training), which must be the whole batch's.
 #include <cmath>
 #include <vector>
 
 #include "helpers.hpp"
+#include "thread_ranks.hpp"
 
 namespace test_batch_norm {
 
@@ -56,6 +58,72 @@ TEST_CASE("gradcheck: batch_norm with given statistics", "[gradcheck][op][batch_
           return project(latent::batch_norm(latent::Identity{}, v[0], v[1], v[2], 3, 1e-5, mean, variance));
         },
         {test::random_matrix(3 * 4, batch, 9), test::random_matrix(3, 1, 10), test::random_matrix(3, 1, 11)}));
+  }
+}
+
+TEST_CASE("batch_norm over ranks: each rank's slice normalized and differentiated as in the whole batch",
+          "[batch_norm][distributed]") {
+  // The whole batch's loss is the mean over its columns of a weighted sum
+  // of y; a rank sweeps back its slice's part of it (its columns' terms over
+  // the whole batch's count, as data-parallel training does), and the
+  // ranks' parameter gradients add up to the whole batch's.
+  const Index channels = 3, pixels = 4, batch = GENERATE(Index(7), Index(9));
+  const int size = GENERATE(2, 3);
+  CAPTURE(batch, size);
+  const Matrix<double> x = test::random_matrix(channels * pixels, batch, 21, -3, 5),
+                       weights = test::random_matrix(channels * pixels, batch, 22),
+                       gamma = test::random_matrix(channels, 1, 23, 0.5, 1.5), beta = test::random_matrix(channels, 1, 24);
+  const auto record = [&](Tape<double>& tape, Index begin, Index count, latent::Communicator* group, Matrix<double>& y) {
+    Var<double> xs = tape.variable(x.middleCols(begin, count)), g = tape.variable(gamma), b = tape.variable(beta);
+    Var<double> out =
+        latent::detail::record_batch_norm<latent::LeakyReLU, double>(latent::LeakyReLU{}, xs, g, b, channels, 1e-5, nullptr, nullptr, group);
+    y = out.value();
+    tape.backward(latent::detail::scaled_sum(latent::mul(out, tape.constant(weights.middleCols(begin, count))), 1.0 / double(batch)));
+    return std::vector<Matrix<double>>{xs.grad(), g.grad(), b.grad()};
+  };
+  Tape<double> whole_tape;
+  Matrix<double> whole_y;
+  const std::vector<Matrix<double>> whole = record(whole_tape, 0, batch, nullptr, whole_y);
+
+  std::vector<Matrix<double>> gamma_grads(static_cast<std::size_t>(size)), beta_grads(static_cast<std::size_t>(size));
+  test::ThreadRanks::run(size, [&](test::ThreadRanks::Rank& rank) {
+    const Index begin = batch * rank.rank() / size, count = batch * (rank.rank() + 1) / size - begin;
+    Tape<double> tape;
+    Matrix<double> y;
+    const std::vector<Matrix<double>> grads = record(tape, begin, count, &rank, y);
+    REQUIRE(y.isApprox(whole_y.middleCols(begin, count), 1e-12));
+    REQUIRE(grads[0].isApprox(whole[0].middleCols(begin, count), 1e-10));
+    gamma_grads[static_cast<std::size_t>(rank.rank())] = grads[1];
+    beta_grads[static_cast<std::size_t>(rank.rank())] = grads[2];
+  });
+  Matrix<double> gamma_sum = Matrix<double>::Zero(channels, 1), beta_sum = Matrix<double>::Zero(channels, 1);
+  for (int r = 0; r < size; ++r) {
+    gamma_sum += gamma_grads[static_cast<std::size_t>(r)];
+    beta_sum += beta_grads[static_cast<std::size_t>(r)];
+  }
+  REQUIRE(gamma_sum.isApprox(whole[1], 1e-10));
+  REQUIRE(beta_sum.isApprox(whole[2], 1e-10));
+}
+
+TEST_CASE("BatchNorm over ranks: running statistics of the whole batch, the same on every rank", "[batch_norm][distributed]") {
+  const Matrix<float> x = test::random_matrix(2 * 3, 5, 25, -2, 4).cast<float>();
+  latent::BatchNorm<float> whole(ImageShape{2, 3, 1});
+  {
+    Tape<float> tape;
+    whole(tape.constant(x));
+  }
+  std::vector<Matrix<float>> means(2), variances(2);
+  test::ThreadRanks::run(2, [&](test::ThreadRanks::Rank& rank) {
+    latent::BatchNorm<float> norm(ImageShape{2, 3, 1});
+    norm.set_batch_group(&rank);
+    Tape<float> tape;
+    norm(tape.constant(rank.rank() == 0 ? x.leftCols(2) : x.rightCols(3)));
+    means[static_cast<std::size_t>(rank.rank())] = norm.running_mean;
+    variances[static_cast<std::size_t>(rank.rank())] = norm.running_var;
+  });
+  for (std::size_t r = 0; r < 2; ++r) {
+    REQUIRE(means[r].isApprox(whole.running_mean, 1e-6f));
+    REQUIRE(variances[r].isApprox(whole.running_var, 1e-6f));  // unbiased over the 15 values of the whole batch
   }
 }
 

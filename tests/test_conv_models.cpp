@@ -7,6 +7,7 @@
 #include <limits>
 #include <vector>
 
+#include "conv_test_models.hpp"
 #include "gan_test_helpers.hpp"
 #include "helpers.hpp"
 #include <latent/models/gan.hpp>
@@ -42,27 +43,11 @@ ConvVae make_vae(latent::Rng& rng) {
   return ConvVae(latent::GaussianEncoder<EncoderBody>(std::move(encoder), 4, rng), latent::Decoder<DecoderBody>(std::move(decoder)));
 }
 
-// G: z(8) as 8x1x1 -> ConvTranspose2d(8, 16, k4) 4x4 -> BN ReLU -> ConvTranspose2d(16, 1, k4, s2, p1) 8x8 tanh.
-// D: Conv2d(1, 8, k4, s2, p1) 4x4 LeakyReLU -> Conv2d(8, 16, k4, s2, p1) 2x2 -> BN LeakyReLU -> Conv2d(16, 1, k2) 1x1.
-// No biases, as DCGAN.
-using GeneratorBody = latent::Sequential<latent::ConvTranspose2d<S>, latent::BatchNorm<S, latent::ReLU>, latent::ConvTranspose2d<S, latent::Tanh>>;
-using DiscriminatorBody = latent::Sequential<latent::Conv2d<S, latent::LeakyReLU>, latent::Conv2d<S>, latent::BatchNorm<S, latent::LeakyReLU>,
-                                             latent::Conv2d<S>>;
+using test::conv_gan::DiscriminatorBody;
+using test::conv_gan::make_gan;
 template <class Loss = latent::NonSaturatingBce>
-using ConvGanWith = latent::Gan<latent::Generator<GeneratorBody, latent::Identity>, latent::Discriminator<DiscriminatorBody>, Loss>;
+using ConvGanWith = test::conv_gan::GanWith<Loss>;
 using ConvGan = ConvGanWith<>;
-
-template <class Loss = latent::NonSaturatingBce>
-ConvGanWith<Loss> make_gan(latent::Rng& rng) {
-  const Kernel half = kHalf.bias(false);
-  GeneratorBody g(latent::ConvTranspose2d<S>({8, 1, 1}, 16, Kernel(4).bias(false), rng),
-                  latent::BatchNorm<S, latent::ReLU>(ImageShape{16, 4, 4}),
-                  latent::ConvTranspose2d<S, latent::Tanh>({16, 4, 4}, 1, half, rng));
-  DiscriminatorBody d(latent::Conv2d<S, latent::LeakyReLU>({1, 8, 8}, 8, half, rng), latent::Conv2d<S>({8, 4, 4}, 16, half, rng),
-                      latent::BatchNorm<S, latent::LeakyReLU>(ImageShape{16, 2, 2}), latent::Conv2d<S>({16, 2, 2}, 1, Kernel(2).bias(false), rng));
-  return ConvGanWith<Loss>(latent::Generator<GeneratorBody, latent::Identity>(std::move(g)),
-                           latent::Discriminator<DiscriminatorBody>(std::move(d)));
-}
 
 using test::quiet_fit;
 

@@ -2,7 +2,8 @@
 // The tape's sweep observer; slices and noise columns; the bucketed gradient
 // sum against one process's gradient; the checks that make ranks stop alike
 // (settings, failures, states that drift apart); and both trainers on 2 and
-// 3 ranks against one process, step by step, and across a resume. The same
+// 3 ranks against one process, step by step (a GAN with BatchNorm among
+// them), and across a resume. The same
 // promises over MPI, in processes, are tested by tests/mpi/.
 #include <cmath>
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "conv_test_models.hpp"
 #include "helpers.hpp"
 #include "thread_ranks.hpp"
 #include "training_helpers.hpp"
@@ -477,6 +479,21 @@ TEST_CASE("VaeGanTrainer on 2 and 3 ranks follows one process step by step, even
   require_ranks_follow_one_process(size, batch, 39, make_vae_gan, [](TestVaeGan& model) { return VaeGanTrainer(model); },
                                    {"train_kl", "train_feature_error", "train_g_loss", "train_d_loss", "train_d_real",
                                     "test_feature_error", "test_d_real"});
+}
+
+TEST_CASE("a GAN with BatchNorm on 2 and 3 ranks follows one process step by step: statistics over the global batch",
+          "[distributed][gan][batch_norm][training]") {
+  const int size = GENERATE(2, 3);
+  const Index batch = GENERATE(Index(24), Index(25));
+  CAPTURE(size, batch);
+  const auto make_model = [](std::uint64_t seed) {
+    latent::Rng rng(seed);
+    return test::conv_gan::make_gan(rng);
+  };
+  using ConvGanTrainer = latent::GanTrainer<test::conv_gan::Gan>;
+  require_ranks_follow_one_process(
+      size, batch, 45, make_model, [](test::conv_gan::Gan& gan) { return ConvGanTrainer(gan); },
+      {"train_d_loss", "train_g_loss", "train_d_real", "test_d_real"});
 }
 
 TEST_CASE("a batch smaller than the number of ranks: a rank without examples still takes every step",

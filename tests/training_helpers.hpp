@@ -49,15 +49,17 @@ MlpGan<S, Loss> make_mlp_gan(const std::vector<latent::Index>& generator_sizes, 
 /// A model's parameter values at one moment.
 using Snapshot = std::vector<latent::Matrix<float>>;
 
+/// A model's parameter values, then its buffers (BatchNorm's running statistics).
 template <class Model>
 Snapshot snapshot(Model& model) {
   Snapshot values;
   for (const auto* p : model.parameters()) values.push_back(p->value);
+  for (const auto& buffer : model.named_buffers()) values.push_back(*buffer.value);
   return values;
 }
 
 /// Trains one-step epochs (the data set is one batch) and returns the
-/// parameters after each step.
+/// parameters (and buffers) after each step.
 template <class Model, class Trainer>
 std::vector<Snapshot> train_steps(Model& model, Trainer& trainer, const latent::data::Dataset& train,
                                   const latent::data::Dataset& test, int steps, latent::EpochRecord* last = nullptr) {

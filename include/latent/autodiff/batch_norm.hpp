@@ -14,9 +14,20 @@
 // With given statistics (evaluation: the running ones) the op is a
 // per-channel affine map and dx = gamma / sigma * dz.
 //
-// The node keeps its per-channel numbers in one channels x 5 cache, read by
-// batch_norm_statistics(): mean, inverse deviation 1 / sigma, variance, and the
-// affine form's scale gamma / sigma and shift beta - mean * scale.
+// The node keeps its per-channel numbers in one channels x 6 cache, read by
+// batch_norm_statistics(): mean, inverse deviation 1 / sigma, variance, the
+// affine form's scale gamma / sigma and shift beta - mean * scale, and the
+// number of values the statistics are over.
+//
+// Over several ranks (data-parallel training, a group communicator given),
+// each rank holds a slice of the batch and the statistics are the whole
+// batch's: the forward sums each channel's values, then its squared
+// deviations, over the ranks (the same two passes as one process), and the
+// backward sums the two gradient sums that the formula above averages. The
+// gradient a rank sweeps back is its slice's part of the whole batch's loss
+// (distributed/gradient_sync.hpp scales the slice's mean loss by its share
+// of the batch), so the means are the ranks' sums over the whole count, and
+// each rank's dx is its columns of the whole batch's.
 #pragma once
 
 #include <cmath>
@@ -24,6 +35,7 @@
 #include <string>
 
 #include "latent/autodiff/linear.hpp"
+#include "latent/distributed/communicator.hpp"
 #include "latent/image_shape.hpp"
 
 namespace latent {
@@ -35,9 +47,10 @@ struct BatchNormState {
   double epsilon;
   std::int32_t channels;
   bool batch_statistics;
+  Communicator* group;  ///< the ranks whose slices make the batch (nullptr: this process's batch alone)
 };
 
-enum BatchNormColumn : Index { kMean = 0, kInverseDeviation = 1, kVariance = 2, kScale = 3, kShift = 4, kColumns = 5 };
+enum BatchNormColumn : Index { kMean = 0, kInverseDeviation = 1, kVariance = 2, kScale = 3, kShift = 4, kCount = 5, kColumns = 6 };
 
 template <class S, class Act>
 void batch_norm_backward(Tape<S>& t, Node<S>& n) {
@@ -58,9 +71,10 @@ void batch_norm_backward(Tape<S>& t, Node<S>& n) {
   sums.col(1) = (dz.array() * x_hat).rowwise().sum().matrix();
   if (t.parent_requires_grad(n, 0)) {
     if (state.batch_statistics) {
-      const S inverse_count = S(1) / S(x.cols());
-      sums.col(2) = sums.col(0) * inverse_count;
-      sums.col(3) = sums.col(1) * inverse_count;
+      const S inverse_count = S(1) / n.cache(0, kCount);  // all ranks' values per channel
+      sums.middleCols(2, 2) = sums.leftCols(2);
+      if (state.group) state.group->sum(sums.col(2).data(), 2 * channels);
+      sums.middleCols(2, 2) *= inverse_count;
       const auto mean_dz = sums.col(2).array();
       const auto mean_dz_x_hat = sums.col(3).array();
       t.accumulate_reshaped(
@@ -73,9 +87,20 @@ void batch_norm_backward(Tape<S>& t, Node<S>& n) {
   if (t.parent_requires_grad(n, 2)) t.accumulate(n, 2, sums.col(0));
 }
 
+/// Per channel (row of `values`), the sum over the ranks of `group` of each
+/// rank's row sums, divided by `count`, into `result`; `scratch` holds the
+/// channels' sums.
+template <class S, class Values>
+void group_row_means(const Values& values, Communicator& group, double count, Matrix<S>& scratch,
+                     Eigen::Block<Matrix<S>, Eigen::Dynamic, 1, true> result) {
+  scratch.col(0) = values.rowwise().sum().matrix();
+  group.sum(scratch.col(0).data(), scratch.rows());
+  result = scratch.col(0) / S(count);
+}
+
 template <class Act, class S>
 Var<S> record_batch_norm(const Act& act, Var<S> x, Var<S> gamma, Var<S> beta, Index channels, double epsilon,
-                         const Matrix<S>* mean, const Matrix<S>* variance) {
+                         const Matrix<S>* mean, const Matrix<S>* variance, Communicator* group = nullptr) {
   const char* op = "batch_norm";
   require_same_tape(op, x, gamma);
   require_same_tape(op, x, beta);
@@ -90,25 +115,35 @@ Var<S> record_batch_norm(const Act& act, Var<S> x, Var<S> gamma, Var<S> beta, In
     throw shape_error(std::string(op) + ": the statistics must be " + shape_string(channels, 1) + ", got mean " +
                       shape_string(*mean) + " and variance " + shape_string(*variance));
   if (!(epsilon > 0)) throw error(std::string(op) + ": epsilon must be positive, got " + std::to_string(epsilon));
-  const Index count = x.value().size() / channels;
+  if (mean) group = nullptr;  // given statistics: nothing to share
+  double count = double(x.value().size() / channels);
+  if (group) group->sum(&count, 1);
   if (!mean && count < 2)
     throw shape_error(std::string(op) + ": batch statistics need more than one value per channel, x is " +
-                      shape_string(x.value()) + " with " + std::to_string(channels) + " channels");
+                      shape_string(x.value()) + " with " + std::to_string(channels) + " channels" +
+                      (group ? " (" + std::to_string(Index(count)) + " values per channel over all ranks)" : ""));
   Tape<S>& tape = x.tape();
   Var<S> out = tape.record(x.rows(), x.cols(), {x, gamma, beta}, batch_norm_backward<S, Act>);
   Node<S>& node = tape.node(out);
-  node.store(BatchNormState<Act>{act, epsilon, static_cast<std::int32_t>(channels), mean == nullptr});
+  node.store(BatchNormState<Act>{act, epsilon, static_cast<std::int32_t>(channels), mean == nullptr, group});
   const auto xs = as_pixels(x.value(), channels).array();
   Matrix<S>& saved = node.cache;
   saved.resize(channels, kColumns);
   if (mean) {
     saved.col(kMean) = *mean;
     saved.col(kVariance) = *variance;
+  } else if (group) {
+    // The backward's sums matrix, its shape already: no allocation per step.
+    Matrix<S>& scratch = node.workspace[1];
+    scratch.resize(channels, 4);
+    group_row_means(xs, *group, count, scratch, saved.col(kMean));
+    group_row_means((xs.colwise() - saved.col(kMean).array()).square(), *group, count, scratch, saved.col(kVariance));
   } else {
     // Two passes (mean, then squared deviations): no cancellation in float.
     saved.col(kMean) = xs.rowwise().mean().matrix();
     saved.col(kVariance) = (xs.colwise() - saved.col(kMean).array()).square().rowwise().mean().matrix();
   }
+  saved.col(kCount).setConstant(S(count));
   saved.col(kInverseDeviation) = (saved.col(kVariance).array() + S(epsilon)).rsqrt().matrix();
   saved.col(kScale) = gamma.value().cwiseProduct(saved.col(kInverseDeviation));
   saved.col(kShift) = beta.value() - saved.col(kMean).cwiseProduct(saved.col(kScale));
@@ -137,16 +172,18 @@ Var<S> batch_norm(const Act& act, Var<S> x, Var<S> gamma, Var<S> beta, Index cha
 }
 
 /// What a batch_norm node normalized with, channels x 1 each: the mean and
-/// the (biased) variance, the batch's own or the given ones.
+/// the (biased) variance, the batch's own or the given ones; and over how
+/// many values per channel (all ranks' with a group).
 template <class S>
 struct BatchNormStatistics {
   Eigen::Block<const Matrix<S>, Eigen::Dynamic, 1, true> mean, variance;
+  double count;
 };
 
 template <class S>
 BatchNormStatistics<S> batch_norm_statistics(const Var<S>& y) {
-  const Matrix<S>& saved = y.tape().node(y.index()).cache;
-  return {saved.col(detail::kMean), saved.col(detail::kVariance)};
+  const Node<S>& node = y.tape().node(y.index());
+  return {node.cache.col(detail::kMean), node.cache.col(detail::kVariance), double(node.cache(0, detail::kCount))};
 }
 
 }  // namespace latent

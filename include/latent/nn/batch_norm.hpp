@@ -11,6 +11,12 @@
 // the running variance. In evaluation mode it normalizes with the running
 // statistics. They are buffers (running_mean, running_var): checkpoints save
 // and restore them with the parameters.
+//
+// In data-parallel training (set_batch_group, which the trainers call) the
+// batch statistics are the whole global batch's, summed over the ranks in
+// the forward and backward (autodiff/batch_norm.hpp), so every rank
+// normalizes as one process would and the running statistics stay the same
+// on every rank.
 #pragma once
 
 #include <string>
@@ -53,9 +59,10 @@ class BatchNorm : public Module<BatchNorm<S, Act>, S> {
     const Index channels = shape_.channels;
     if (!this->training())
       return batch_norm(act_, x, tape.leaf(weight), tape.leaf(bias), channels, epsilon_, running_mean, running_var);
-    Var<S> y = batch_norm(act_, x, tape.leaf(weight), tape.leaf(bias), channels, epsilon_);
+    Var<S> y = detail::record_batch_norm<Act, S>(act_, x, tape.leaf(weight), tape.leaf(bias), channels, epsilon_, nullptr,
+                                                 nullptr, group_);
     const auto batch = batch_norm_statistics(y);
-    const S count = S(x.value().size() / channels);
+    const S count = S(batch.count);
     const S m = S(momentum_);
     running_mean = (S(1) - m) * running_mean + m * batch.mean;
     running_var = (S(1) - m) * running_var + (m * count / (count - S(1))) * batch.variance;
@@ -70,6 +77,10 @@ class BatchNorm : public Module<BatchNorm<S, Act>, S> {
   double momentum() const { return momentum_; }
   double epsilon() const { return epsilon_; }
   const Act& activation() const { return act_; }
+
+  /// Normalize over the slices of all these ranks (nullptr: this process's batch).
+  void set_batch_group(Communicator* group) { group_ = group; }
+  Communicator* batch_group() const { return group_; }
 
   /// "BatchNorm(64 channels of 64x7x7)" or "BatchNorm(400 features)".
   std::string describe() const {
@@ -100,6 +111,7 @@ class BatchNorm : public Module<BatchNorm<S, Act>, S> {
   ImageShape shape_;
   Act act_;
   double momentum_, epsilon_;
+  Communicator* group_ = nullptr;
 };
 
 }  // namespace latent

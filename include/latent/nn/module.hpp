@@ -4,7 +4,10 @@
 // is not trained but belongs to the model and its checkpoints: BatchNorm's
 // running statistics, spectral normalization's singular vectors), and has a
 // training and an evaluation mode (BatchNorm normalizes with the batch's
-// statistics in training, with its running ones in evaluation).
+// statistics in training, with its running ones in evaluation). In
+// data-parallel training a module learns which ranks' slices make up its
+// batch (set_batch_group), so that what is computed over the batch is the
+// whole batch's.
 //
 // A layer writes named_parameters() (and named_buffers() if it has any). A
 // network made of modules writes for_each_child(visit) instead, calling
@@ -20,6 +23,9 @@
 #include "latent/autodiff/parameter.hpp"
 
 namespace latent {
+
+class Communicator;
+
 namespace detail {
 
 template <class M, class = void>
@@ -31,6 +37,11 @@ template <class M, class = void>
 struct has_set_training : std::false_type {};
 template <class M>
 struct has_set_training<M, std::void_t<decltype(std::declval<M&>().set_training(true))>> : std::true_type {};
+
+template <class M, class = void>
+struct has_set_batch_group : std::false_type {};
+template <class M>
+struct has_set_batch_group<M, std::void_t<decltype(std::declval<M&>().set_batch_group(nullptr))>> : std::true_type {};
 
 template <class M, class = void>
 struct has_mixes_columns : std::false_type {};
@@ -101,6 +112,17 @@ class Module {
     bool mixes = false;
     self().for_each_child([&](const std::string&, auto& child) { mixes = mixes || detail::mixes_columns(child); });
     return mixes;
+  }
+
+  /// The ranks whose slices together make each batch this module sees
+  /// (data-parallel training; the trainers set it), for this module and
+  /// every module inside it: a layer that computes over the batch
+  /// (BatchNorm's statistics) computes over all the ranks' slices.
+  /// nullptr (the start): this process's batch alone.
+  void set_batch_group(Communicator* group) {
+    self().for_each_child([group](const std::string&, auto& child) {
+      if constexpr (detail::has_set_batch_group<std::decay_t<decltype(child)>>::value) child.set_batch_group(group);
+    });
   }
 
   void train() { self().set_training(true); }

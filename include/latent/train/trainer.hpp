@@ -6,6 +6,7 @@
 //       infinite when a loss was (the step then updated nothing)
 //   void evaluate_into(const data::Dataset& test, EpochRecord&)
 //   void bind_state(Checkpointer&)          its part of a checkpoint
+//   Model& model()                          the model it trains
 // and builds its step from the parts in train/step_parts.hpp (a batch's
 // images and labels on a tape, a gradient summed over the ranks, one
 // network's update, one critic update), so that a new model family writes
@@ -35,6 +36,7 @@
 #include "latent/denormals.hpp"
 #include "latent/distributed/data_parallel.hpp"
 #include "latent/error.hpp"
+#include "latent/nn/module.hpp"
 #include "latent/train/checkpointer.hpp"
 #include "latent/train/history.hpp"
 #include "latent/train/progress.hpp"
@@ -134,9 +136,15 @@ class EpochTrainer {
   /// (options.batch_size is the global batch), with gradients averaged over
   /// the ranks before every update, so that the parameters follow what one
   /// process would compute. fit(), evaluate(), save_checkpoint() and
-  /// load_checkpoint() then are collective: every rank calls them. `comm`
-  /// must outlive the trainer's use of it.
-  void distribute(Communicator& comm) { parallel_ = DataParallel(comm); }
+  /// load_checkpoint() then are collective: every rank calls them. Layers
+  /// that compute over the batch (BatchNorm) then compute over the global
+  /// batch (Module::set_batch_group). `comm` must outlive the trainer's use of it.
+  void distribute(Communicator& comm) {
+    parallel_ = DataParallel(comm);
+    auto& model = self().model();
+    if constexpr (detail::has_set_batch_group<std::decay_t<decltype(model)>>::value)
+      model.set_batch_group(parallel_.communicator());
+  }
 
   /// This process's part in data-parallel training (one process unless distribute()d).
   DataParallel& parallel() { return parallel_; }
