@@ -1,6 +1,7 @@
 # The checks of --distributed, sourced by tests/examples_test.sh --mpi (which
 # provides $bin, $work with a tiny data set, "${mpiexec[@]}", fail and
-# expect_exit): two ranks train what one process trains, rank 0 alone writes,
+# expect_exit): two ranks train what one process trains (the VAE, and the
+# DCGAN, whose BatchNorm spans the ranks), rank 0 alone writes,
 # a resumed run goes on, and a launcher without --distributed, ranks with
 # different flags, a rank without its data and a killed rank all end the job
 # with a message, within 30 seconds, the last checkpoint whole.
@@ -21,6 +22,17 @@ one, two = map(float, sys.argv[1:])
 sys.exit(0 if abs(one - two) <= 1e-3 * abs(one) else 1)
 PY
 expect_exit 0 "resumed from .* after epoch 2; training epochs 3..3" "${two[@]}" "${vae[@]}" --epochs 3 --distributed --resume "$work/d.ckpt"
+
+# The DCGAN's BatchNorm normalizes over the global batch: two ranks train what one process trains.
+dcgan=("$bin/gan_mnist" --data "$work/data" --arch dcgan --batch 50 --noise 8 --epochs 1)
+alone=$("${dcgan[@]}" | tail -n 1)
+output=$("${two[@]}" "${dcgan[@]}" --distributed 2>&1) || fail "DCGAN on 2 ranks: $output"
+python3 - "$(json_field train_d_loss "$alone")" "$(json_field train_d_loss "$output")" \
+  "$(json_field test_d_real "$alone")" "$(json_field test_d_real "$output")" <<'PY' || fail "2 ranks do not train the DCGAN one process trains: $alone / $output"
+import sys
+v = list(map(float, sys.argv[1:]))
+sys.exit(0 if all(abs(a - b) <= 1e-3 * abs(a) for a, b in zip(v[0::2], v[1::2])) else 1)
+PY
 
 expect_exit 1 "without --distributed" "${two[@]}" "${vae[@]}" --epochs 1
 expect_exit 1 "ranks were started with different settings: --batch is '32' on rank 0, '16' on rank 1" \
