@@ -123,7 +123,7 @@ int train(const Flags& flags, const example::Ranks& ranks) {
   std::ostringstream json;
   json << "{\"model\":\"vae\",\"arch\":\"" << flags.arch << "\",\"conditional\":" << (flags.conditional ? "true" : "false")
        << ",\"epochs\":" << trainer.epochs_done() << ",\"ranks\":" << ranks.size()
-       << ",\"threads\":" << latent::num_threads() << ",\"batch\":" << flags.batch
+       << ",\"threads\":" << latent::num_threads() << ",\"batch\":" << flags.batch << ",\"latent\":" << flags.latent_size
        << ",\"train_examples\":" << mnist.train.size();
   json << ",\"train_loss\":" << example::json_number(example::last_figure(history, "train_loss"));
   json << ",\"test_loss\":" << example::json_number(example::last_figure(history, "test_loss"));
@@ -157,7 +157,10 @@ int main(int argc, char** argv) {
                             "write prior samples to this IDX3 ubyte file at the end");
   app.add_option("--arch", flags.arch, "the model: mlp or conv (see above)")->capture_default_str()->check(CLI::IsMember({"mlp", "conv"}));
   app.add_option("--hidden", flags.hidden, "hidden layer width (conv: the dense layer next to the latent code)")->capture_default_str()->check(CLI::Range(1, 1 << 16));
-  app.add_option("--latent", flags.latent_size, "latent dimensions")->capture_default_str()->check(CLI::Range(1, 1 << 16));
+  app.add_option("--latent", flags.latent_size,
+                 "latent dimensions (default 20; 8 with --conditional: the label carries the digit, and a smaller code "
+                 "leaves less of the prior that decodes to no digit at all)")
+      ->check(CLI::Range(1, 1 << 16));
   app.add_option("--lr", flags.lr, "Adam learning rate (peak, with --schedule cosine; default 6e-3, 3e-3 with --arch conv)")
       ->check(CLI::PositiveNumber);
   app.add_option("--schedule", flags.schedule, "learning-rate schedule: cosine (decay to 0 over the run) or constant")
@@ -171,5 +174,6 @@ int main(int argc, char** argv) {
                  "share it puts in the class asked for)");
   CLI11_PARSE(app, argc, argv);
   if (flags.arch == "conv" && app.count("--lr") == 0) flags.lr = 3e-3f;
+  if (flags.conditional && app.count("--latent") == 0) flags.latent_size = 8;
   return example::run_training("vae_mnist", app, flags, [&](const example::Ranks& ranks) { return run(flags, ranks); });
 }
