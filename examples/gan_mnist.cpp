@@ -6,11 +6,15 @@
 // the per-epoch history (losses, D(x), D(G(z)), gradient norms, class
 // histogram of a fixed batch of samples), and optionally N samples as an IDX
 // file for eval_samples. --loss wgan-gp is WGAN-GP with its authors' MNIST
-// recipe; --conditional trains a conditional GAN (the digit's one-hot label
-// joins G's noise and D's image).
+// recipe; --conditional trains a conditional GAN: the digit's one-hot label
+// joins G's noise and D's image, and D scores the pair with a projection
+// (nn/projection_discriminator.hpp): 98% of its samples show the digit asked
+// for after 20 epochs, against 87% when the label only joins D's first
+// layer (README, "The conditional models").
 #include <CLI/CLI.hpp>
 #include <latent/latent.hpp>
 #include <latent/models/gan.hpp>
+#include <latent/nn/projection_discriminator.hpp>
 #include <latent/nn/spectral_norm.hpp>
 #include <latent/train/gan_trainer.hpp>
 
@@ -50,18 +54,32 @@ using PlainDiscriminator = latent::Discriminator<latent::Mlp<float, latent::Leak
 using SpectralHidden = latent::SpectralDense<float, latent::LeakyReLU, latent::FanInUniform>;
 using SpectralOutput = latent::SpectralDense<float, latent::Identity, latent::FanInUniform>;
 using SpectralDiscriminator = latent::Discriminator<latent::Sequential<SpectralHidden, SpectralHidden, SpectralOutput>>;
+using ProjectionFeatures = latent::Mlp<float, latent::LeakyReLU, latent::LeakyReLU, latent::FanInUniform>;
+using ProjectionHead = latent::Dense<float, latent::Identity, latent::FanInUniform>;
+using ProjectionDiscriminator = latent::ProjectionDiscriminator<ProjectionFeatures, ProjectionHead>;
 
+/// D for images of `features` pixels and `classes` one-hot label rows (0:
+/// unconditional).
 template <class Discriminator>
-Discriminator make_discriminator(latent::Index features, latent::Rng& rng);
+Discriminator make_discriminator(latent::Index features, latent::Index classes, latent::Rng& rng);
 
 template <>
-PlainDiscriminator make_discriminator<PlainDiscriminator>(latent::Index features, latent::Rng& rng) {
-  return PlainDiscriminator({features, 512, 256, 1}, rng);
+PlainDiscriminator make_discriminator<PlainDiscriminator>(latent::Index features, latent::Index classes, latent::Rng& rng) {
+  return PlainDiscriminator({features + classes, 512, 256, 1}, rng);
 }
 
 template <>
-SpectralDiscriminator make_discriminator<SpectralDiscriminator>(latent::Index features, latent::Rng& rng) {
-  SpectralHidden first(features, 512, rng);
+ProjectionDiscriminator make_discriminator<ProjectionDiscriminator>(latent::Index features, latent::Index classes,
+                                                                    latent::Rng& rng) {
+  ProjectionFeatures hidden({features, 512, 256}, rng);
+  ProjectionHead head(256, 1, rng);
+  return ProjectionDiscriminator(std::move(hidden), std::move(head), classes, rng);
+}
+
+template <>
+SpectralDiscriminator make_discriminator<SpectralDiscriminator>(latent::Index features, latent::Index classes,
+                                                                latent::Rng& rng) {
+  SpectralHidden first(features + classes, 512, rng);
   SpectralHidden second(512, 256, rng);
   SpectralOutput score(256, 1, rng);
   return SpectralDiscriminator(
@@ -75,7 +93,7 @@ struct MlpGan {
   using Model = latent::Gan<Generator, Discriminator, Loss>;
   static Model make(const Flags& flags, const latent::data::Dataset& images, latent::Index classes, latent::Rng& rng) {
     Generator generator({flags.noise + classes, 256, 512, images.features()}, rng);
-    Discriminator discriminator = make_discriminator<Discriminator>(images.features() + classes, rng);
+    Discriminator discriminator = make_discriminator<Discriminator>(images.features(), classes, rng);
     return Model(std::move(generator), std::move(discriminator), {}, {}, latent::Conditioning{classes});
   }
 };
@@ -178,8 +196,9 @@ int train(const Flags& flags, const example::Ranks& ranks) {
 
 template <class Loss>
 int train_with(const Flags& flags, const example::Ranks& ranks) {
-  return flags.spectral_norm ? train<MlpGan<Loss, SpectralDiscriminator>>(flags, ranks)
-                             : train<MlpGan<Loss, PlainDiscriminator>>(flags, ranks);
+  if (flags.spectral_norm) return train<MlpGan<Loss, SpectralDiscriminator>>(flags, ranks);
+  return flags.conditional ? train<MlpGan<Loss, ProjectionDiscriminator>>(flags, ranks)
+                           : train<MlpGan<Loss, PlainDiscriminator>>(flags, ranks);
 }
 
 /// The DCGAN trains with its recipe's BCE losses only: a batch-normalized
@@ -214,6 +233,9 @@ int main(int argc, char** argv) {
                "    ConvTranspose2d 256x4x4, 128x7x7, 64x14x14 (BatchNorm, ReLU) -> 1x28x28 tanh; D Conv2d 64x14x14\n"
                "    (LeakyReLU 0.2), 128x7x7, 256x3x3 (BatchNorm, LeakyReLU 0.2) -> 1 logit; no biases; batch 64,\n"
                "    Adam betas 0.5 and 0.5; losses nonsaturating and minimax.\n"
+               "--conditional: G reads the noise and the digit's one-hot label; D reads the image and the label and scores\n"
+               "  head(h) + <E y, h> of its hidden features h (a projection discriminator; with --spectral-norm the label\n"
+               "  joins D's first layer instead).\n"
                "An epoch is (examples / batch) discriminator steps, a generator step\n"
                "after every --n-critic of them; for --loss wgan-gp an epoch is (examples / batch) generator steps, each after\n"
                "--n-critic critic steps on fresh batches (the WGAN-GP paper counts generator iterations). The last line printed\n"

@@ -83,6 +83,8 @@ expect_exit 0 "test_accuracy" "$bin/train_classifier" --data "$work/data" --epoc
 expect_exit 0 '"cond_acc":' "${gan[@]}" --epochs 1 --conditional --classifier "$work/classifier.ckpt" --out "$work/cgan" \
   --checkpoint "$work/cgan.ckpt" --samples-out "$work/cgan-samples" --samples 20 --labels-out "$work/cgan-labels"
 expect_exit 0 "resumed from" "${gan[@]}" --epochs 2 --conditional --resume "$work/cgan.ckpt"
+expect_exit 1 "does not fit the" "${gan[@]}" --epochs 2 --resume "$work/cgan.ckpt"
+expect_exit 0 '"conditional":true' "${gan[@]}" --epochs 1 --conditional --loss wgan-gp --n-critic 2
 expect_exit 0 '"cond_acc":' "$bin/eval_samples" --data "$work/data" --classifier "$work/classifier.ckpt" \
   --samples "$work/cgan-samples" --labels "$work/cgan-labels"
 printf '\x00\x00\x08\x01\x00\x00\x00\x03\x01\x02\x03' >"$work/three-labels"

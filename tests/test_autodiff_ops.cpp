@@ -98,6 +98,35 @@ GRADCHECK_OP("concat_columns", project(latent::concat_columns(v[0], v[1])), test
 GRADCHECK_OP("concat of a value with itself adds both blocks' gradients", project(latent::concat(v[0], latent::tanh(v[0]))),
              test::random_matrix(3, batch, 30))
 
+GRADCHECK_OP("slice_rows (a middle block)", project(latent::slice_rows(v[0], 1, 2)), test::random_matrix(4, batch, 31))
+GRADCHECK_OP("slice_rows of a concat gives each part back", project(latent::slice_rows(latent::concat(v[0], v[1]), 3, 2)) +
+                                                                project(latent::slice_rows(latent::concat(v[0], v[1]), 0, 3)),
+             test::random_matrix(3, batch, 32), test::random_matrix(2, batch, 33))
+GRADCHECK_OP("column_dot", project(latent::column_dot(v[0], v[1])), test::random_matrix(3, batch, 34),
+             test::random_matrix(3, batch, 35))
+GRADCHECK_OP("column_dot of a value with itself", project(latent::column_dot(v[0], v[0])), test::random_matrix(3, batch, 36))
+
+TEST_CASE("slice_rows takes rows back out of a stack, column_dot dots columns, and both refuse what does not fit",
+          "[op][concat]") {
+  Tape<double> tape;
+  Matrix<double> a(3, 2), b(3, 2);
+  a << 1, 2, 3, 4, 5, 6;
+  b << 1, 0, 2, 1, -1, 3;
+  Matrix<double> middle(2, 2), dots(1, 2);
+  middle << 3, 4, 5, 6;
+  dots << 1 * 1 + 3 * 2 + 5 * -1, 2 * 0 + 4 * 1 + 6 * 3;
+  REQUIRE(latent::slice_rows(tape.constant(a), 1, 2).value() == middle);
+  REQUIRE(latent::column_dot(tape.constant(a), tape.constant(b)).value() == dots);
+  REQUIRE_THROWS_WITH(latent::slice_rows(tape.constant(a), 2, 2),
+                      Catch::Contains("slice_rows") && Catch::Contains("rows 2 to 4") && Catch::Contains("3x2"));
+  REQUIRE_THROWS_AS(latent::slice_rows(tape.constant(a), -1, 1), latent::shape_error);
+  REQUIRE_THROWS_AS(latent::slice_rows(tape.constant(a), 0, 0), latent::shape_error);
+  REQUIRE_THROWS_WITH(latent::column_dot(tape.constant(a), tape.constant(middle)),
+                      Catch::Contains("column_dot") && Catch::Contains("3x2") && Catch::Contains("2x2"));
+  Tape<double> other;
+  REQUIRE_THROWS_WITH(latent::column_dot(tape.constant(a), other.constant(b)), Catch::Contains("different tapes"));
+}
+
 TEST_CASE("concat stacks rows, concat_columns puts batches side by side, and both refuse shapes that do not fit",
           "[op][concat]") {
   Tape<double> tape;

@@ -45,12 +45,28 @@ using Critic = latent::Discriminator<latent::Mlp<S, latent::LeakyReLU, latent::I
 template <class S, class Loss = latent::NonSaturatingBce>
 using CGan = latent::Gan<Generator<S>, Critic<S>, Loss>;
 
+template <class S>
+using ProjectionCritic = latent::ProjectionDiscriminator<latent::Mlp<S, latent::LeakyReLU, latent::LeakyReLU>>;
+template <class S, class Loss = latent::NonSaturatingBce>
+using ProjectionCGan = latent::Gan<Generator<S>, ProjectionCritic<S>, Loss>;
+
 template <class S, class Loss = latent::NonSaturatingBce>
 CGan<S, Loss> make_cgan(Index noise, Index features, Index classes, Index hidden, std::uint64_t seed) {
   latent::Rng rng(seed);
   Generator<S> generator({noise + classes, hidden, hidden, features}, rng);
   Critic<S> critic({features + classes, hidden, hidden, 1}, rng);
   return CGan<S, Loss>(std::move(generator), std::move(critic), {}, {}, latent::Conditioning{classes});
+}
+
+// The same GAN with a projection critic: the labels meet the critic's
+// features in an inner product, not its first layer.
+template <class S, class Loss = latent::NonSaturatingBce>
+ProjectionCGan<S, Loss> make_projection_cgan(Index noise, Index features, Index classes, Index hidden, std::uint64_t seed) {
+  latent::Rng rng(seed);
+  Generator<S> generator({noise + classes, hidden, hidden, features}, rng);
+  ProjectionCritic<S> critic(latent::Mlp<S, latent::LeakyReLU, latent::LeakyReLU>({features, hidden, hidden}, rng),
+                             latent::Dense<S>(hidden, 1, rng), classes, rng);
+  return ProjectionCGan<S, Loss>(std::move(generator), std::move(critic), {}, {}, latent::Conditioning{classes});
 }
 
 // 4x4 images whose label k in 0..3 is the lit row k (grey noise elsewhere):
@@ -139,8 +155,12 @@ TEST_CASE("gradcheck: a conditional VAE's negative ELBO w.r.t. its parameters an
       params));
 }
 
-TEST_CASE("gradcheck: a conditional GAN's losses w.r.t. both networks' parameters", "[gradcheck][conditional][gan]") {
-  auto cgan = make_cgan<double>(2, 3, 2, 5, 21);
+namespace {
+
+// Both losses of a conditional GAN (2 noise, 3 features, 2 classes) w.r.t.
+// every parameter, and its refusals of missing or misshapen labels.
+template <class Model>
+void check_cgan_gradients(Model& cgan) {
   REQUIRE(cgan.noise_dim() == 2);
   REQUIRE(cgan.data_dim() == 3);
   const auto params = cgan.parameters();
@@ -170,6 +190,29 @@ TEST_CASE("gradcheck: a conditional GAN's losses w.r.t. both networks' parameter
                       Catch::Contains("2x2") && Catch::Contains("2x4"));
 }
 
+}  // namespace
+
+namespace {
+
+// Runs check on a conditional GAN of each critic kind, one section each.
+template <class S, class Check>
+void with_each_critic(Index noise, Index features, Index classes, Index hidden, std::uint64_t seed, Check check) {
+  SECTION("labels at the critic's input") {
+    auto cgan = make_cgan<S>(noise, features, classes, hidden, seed);
+    check(cgan);
+  }
+  SECTION("a projection critic") {
+    auto cgan = make_projection_cgan<S>(noise, features, classes, hidden, seed);
+    check(cgan);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("gradcheck: a conditional GAN's losses w.r.t. both networks' parameters", "[gradcheck][conditional][gan]") {
+  with_each_critic<double>(2, 3, 2, 5, 21, [](auto& cgan) { check_cgan_gradients(cgan); });
+}
+
 TEST_CASE("a conditional VAE learns to draw the class it is asked for, and its loss falls", "[conditional][vae][training]") {
   const auto train = lit_rows(800, 31);
   auto cvae = make_cvae<float>(16, 4, 16, 2, 32);
@@ -194,11 +237,15 @@ TEST_CASE("a conditional VAE learns to draw the class it is asked for, and its l
   REQUIRE(right >= 190);
 }
 
-TEST_CASE("a conditional GAN learns to draw the class it is asked for", "[conditional][gan][training]") {
+namespace {
+
+// Trains a conditional GAN of 2 noise, 2 features and 4 classes on the four
+// labelled blobs and checks that its samples land in the blob asked for.
+template <class Model>
+void check_cgan_learns_classes(Model& cgan) {
   const auto train = labelled_blobs(2000, 41);
-  auto cgan = make_cgan<float>(2, 2, 4, 32, 42);
-  using Trainer = latent::GanTrainer<CGan<float>>;
-  Trainer::Options options;
+  using Trainer = latent::GanTrainer<Model>;
+  typename Trainer::Options options;
   options.seed = 43;
   Trainer trainer(cgan, latent::Adam<float>(1e-3f, 0.5f), latent::Adam<float>(1e-3f, 0.5f), options);
   trainer.fit(train, latent::data::Dataset(), quiet_fit(24, 64));  // 32 steps an epoch
@@ -213,6 +260,12 @@ TEST_CASE("a conditional GAN learns to draw the class it is asked for", "[condit
   }
   INFO(right << " of 400 samples lie near their label's blob");
   REQUIRE(right >= 320);
+}
+
+}  // namespace
+
+TEST_CASE("a conditional GAN learns to draw the class it is asked for", "[conditional][gan][training]") {
+  with_each_critic<float>(2, 2, 4, 32, 42, [](auto& cgan) { check_cgan_learns_classes(cgan); });
 }
 
 TEST_CASE("conditional trainers: a run resumed from a checkpoint continues exactly as an uninterrupted one",
@@ -237,13 +290,13 @@ TEST_CASE("conditional trainers: a run resumed from a checkpoint continues exact
     resumed_trainer.fit(train, latent::data::Dataset(), quiet_fit(3, 32));
     same(straight.parameters(), resumed.parameters());
   }
-  SECTION("conditional WGAN-GP, fresh critic batches") {
+  SECTION("conditional WGAN-GP with a projection critic, fresh critic batches") {
     const auto train = labelled_blobs(96, 53);
-    using Trainer = latent::GanTrainer<CGan<float, latent::WassersteinGp>>;
+    using Trainer = latent::GanTrainer<ProjectionCGan<float, latent::WassersteinGp>>;
     Trainer::Options options;
     options.n_critic = 3;
     options.fresh_critic_batches = true;
-    const auto make = [](std::uint64_t seed) { return make_cgan<float, latent::WassersteinGp>(2, 2, 4, 8, seed); };
+    const auto make = [](std::uint64_t seed) { return make_projection_cgan<float, latent::WassersteinGp>(2, 2, 4, 8, seed); };
     auto straight = make(54);
     Trainer(straight, Trainer::default_adam(), Trainer::default_adam(), options).fit(train, latent::data::Dataset(), quiet_fit(3, 32));
     auto first = make(54);

@@ -60,6 +60,56 @@ TEST_CASE("layer gradcheck: Sequential", "[gradcheck][layer]") {
   }
 }
 
+TEST_CASE("layer gradcheck: ProjectionDiscriminator (w.r.t. its parameters, the images and the labels)",
+          "[gradcheck][layer]") {
+  using Features = latent::Mlp<double, latent::Tanh, latent::LeakyReLU>;
+  for (Index batch : {1, 4}) {
+    CAPTURE(batch);
+    latent::Rng rng(10);
+    latent::ProjectionDiscriminator<Features> critic(Features({4, 6, 5}, rng), latent::Dense<double>(5, 1, rng), 3, rng);
+    check_layer(critic, 4 + 3, batch);
+  }
+}
+
+TEST_CASE("a ProjectionDiscriminator scores head(h) + <E y, h>, names its embedding, and refuses what does not fit",
+          "[layer]") {
+  using Features = latent::Mlp<double, latent::ReLU, latent::ReLU>;
+  latent::Rng rng(11);
+  latent::ProjectionDiscriminator<Features> critic(Features({4, 5}, rng), latent::Dense<double>(5, 1, rng), 3, rng);
+  REQUIRE(critic.in_features() == 7);
+  REQUIRE(critic.classes() == 3);
+  const auto named = critic.named_parameters();
+  REQUIRE(named.size() == 5);
+  REQUIRE(named[0].name == "features.0.weight");
+  REQUIRE(named[2].name == "head.weight");
+  REQUIRE(named[4].name == "embedding");
+  const Matrix<double>& embedding = named[4].parameter->value;
+  REQUIRE(embedding.rows() == 5);
+  REQUIRE(embedding.cols() == 3);
+
+  const Matrix<double> images = test::random_matrix(4, 2, 12);
+  Matrix<double> input(7, 2);
+  input << images, latent::data::one_hot<double>(std::vector<int>{2, 0}, 3);
+  Tape<double> tape;
+  const Matrix<double> scores = critic(tape.constant(input)).value();
+  Tape<double> check;
+  const Matrix<double> h = critic.features(check.constant(images)).value();
+  const Matrix<double> heads = critic.head(check.constant(h)).value();
+  REQUIRE(scores(0, 0) == Approx(heads(0, 0) + embedding.col(2).dot(h.col(0))));
+  REQUIRE(scores(0, 1) == Approx(heads(0, 1) + embedding.col(0).dot(h.col(1))));
+
+  REQUIRE_THROWS_WITH(critic(tape.constant(images)),
+                      Catch::Contains("ProjectionDiscriminator") && Catch::Contains("4x2") && Catch::Contains("7 rows"));
+  REQUIRE_THROWS_AS(latent::ProjectionDiscriminator<Features>(Features({4, 5}, rng), latent::Dense<double>(5, 1, rng), 0, rng),
+                    latent::shape_error);
+  REQUIRE_THROWS_WITH(
+      latent::ProjectionDiscriminator<Features>(Features({4, 5}, rng), latent::Dense<double>(6, 1, rng), 3, rng),
+      Catch::Contains("5 wide") && Catch::Contains("reads 6"));
+  REQUIRE_THROWS_WITH(
+      latent::ProjectionDiscriminator<Features>(Features({4, 5}, rng), latent::Dense<double>(5, 2, rng), 3, rng),
+      Catch::Contains("one output"));
+}
+
 TEST_CASE("stacks enumerate their parameters by name", "[layer]") {
   latent::Rng rng(6);
   latent::Mlp<float, latent::ReLU> mlp({784, 400, 20}, rng);

@@ -149,7 +149,7 @@ TEMPLATE_TEST_CASE("second order layer check: Dense", "[gradcheck][second_order]
   }
 }
 
-TEST_CASE("second order layer check: SpectralDense, Sequential, Mlp, Discriminator", "[gradcheck][second_order][layer]") {
+TEST_CASE("second order layer check: SpectralDense, Sequential, Mlp, Discriminator, ProjectionDiscriminator", "[gradcheck][second_order][layer]") {
   const Index batch = 3;
   SECTION("SpectralDense (at its power iteration's fixed point, as its first-order check)") {
     latent::Rng rng(51);
@@ -168,6 +168,12 @@ TEST_CASE("second order layer check: SpectralDense, Sequential, Mlp, Discriminat
     latent::Rng rng(53);
     latent::Mlp<double, latent::Tanh, latent::Identity> mlp({6, 5, 4, 2}, rng);
     check_layer_jvp(mlp, 6, batch);
+  }
+  SECTION("ProjectionDiscriminator (the conditional GAN example's critic), any tangent of images and labels") {
+    latent::Rng rng(55);
+    using Features = latent::Mlp<double, latent::LeakyReLU, latent::Tanh>;
+    latent::ProjectionDiscriminator<Features> critic(Features({4, 6, 5}, rng), latent::Dense<double>(5, 1, rng), 3, rng);
+    check_layer_jvp(critic, 4 + 3, batch);
   }
   SECTION("Discriminator (LeakyReLU, the GAN example's critic)") {
     latent::Rng rng(54);

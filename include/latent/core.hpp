@@ -33,6 +33,7 @@
 #include "latent/nn/generator.hpp"
 #include "latent/nn/init.hpp"
 #include "latent/nn/module.hpp"
+#include "latent/nn/projection_discriminator.hpp"
 #include "latent/nn/reshape.hpp"
 #include "latent/nn/sequential.hpp"
 #include "latent/nn/spectral_norm.hpp"

@@ -3,7 +3,8 @@
 // noise it conditions, one column per example as ever. concat_columns puts
 // two batches side by side, so one network call scores both (a VAE-GAN's
 // critic on reconstructions and prior samples at once). The backward hands
-// each operand its block of the incoming gradient.
+// each operand its block of the incoming gradient. slice_rows undoes concat:
+// a network that reads [x; y] as one input takes its parts back.
 #pragma once
 
 #include <string>
@@ -57,6 +58,22 @@ Var<S> concat(Var<S> a, Var<S> b) {
 template <class S>
 Var<S> concat_columns(Var<S> a, Var<S> b) {
   return detail::join<false>("concat_columns", a, b);
+}
+
+/// Rows [begin, begin + count) of x: count x n. The backward adds the
+/// incoming gradient into those rows of x's gradient.
+template <class S>
+Var<S> slice_rows(Var<S> x, Index begin, Index count) {
+  if (begin < 0 || count <= 0 || begin + count > x.rows())
+    throw shape_error("slice_rows: rows " + std::to_string(begin) + " to " + std::to_string(begin + count) + " of " +
+                      shape_string(x.value()));
+  Tape<S>& tape = x.tape();
+  Var<S> out = tape.record(count, x.cols(), {x}, [](Tape<S>& t, Node<S>& n) {
+    if (Matrix<S>* grad = t.gradient_to_add(n, 0)) grad->middleRows(n.template load<Index>(), n.grad.rows()) += n.grad;
+  });
+  tape.node(out).store(begin);
+  tape.value_of(out) = x.value().middleRows(begin, count);
+  return out;
 }
 
 }  // namespace latent

@@ -1,5 +1,9 @@
-// latent/autodiff/reduction.hpp: ops that reduce a matrix to a 1x1 loss.
+// latent/autodiff/reduction.hpp: ops that reduce a matrix: to a 1x1 loss
+// (sum, mean), or each column to one number (column_dot: a projection
+// discriminator's <embedding of the label, features> per example).
 #pragma once
+
+#include <string>
 
 #include "latent/autodiff/tape.hpp"
 
@@ -35,6 +39,24 @@ template <class S>
 Var<S> mean(Var<S> x) {
   if (x.value().size() == 0) throw shape_error("mean: empty input " + shape_string(x.value()));
   return detail::scaled_sum(x, 1.0 / static_cast<double>(x.value().size()));
+}
+
+/// The dot product of each column of a with the same column of b: equal
+/// shapes m x n -> 1 x n.
+template <class S>
+Var<S> column_dot(Var<S> a, Var<S> b) {
+  detail::require_same_tape("column_dot", a, b);
+  if (a.rows() != b.rows() || a.cols() != b.cols())
+    throw shape_error("column_dot: A is " + shape_string(a.value()) + ", B is " + shape_string(b.value()) +
+                      " (their shapes must match)");
+  Tape<S>& tape = a.tape();
+  Var<S> out = tape.record(1, a.cols(), {a, b}, [](Tape<S>& t, Node<S>& n) {
+    const auto per_column = n.grad.row(0).asDiagonal();
+    t.accumulate(n, 0, t.parent_value(n, 1) * per_column);
+    t.accumulate(n, 1, t.parent_value(n, 0) * per_column);
+  });
+  tape.value_of(out) = a.value().cwiseProduct(b.value()).colwise().sum();
+  return out;
 }
 
 }  // namespace latent
