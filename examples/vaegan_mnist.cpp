@@ -25,6 +25,7 @@ struct Flags : example::CommonFlags {
   Flags() { epochs = 10; }
   latent::Index latent_size = 32;
   double gamma = 1.0;
+  double kl_weight = 1.0;
   float lr = 2e-4f;
   float beta1 = 0.5f;
   double real_label = 0.9;
@@ -70,6 +71,7 @@ int run(const Flags& flags, const example::Ranks& ranks) {
 
   Trainer::Options options;
   options.gamma = flags.gamma;
+  options.kl_weight = flags.kl_weight;
   options.real_label = flags.real_label;
   options.seed = flags.seed;
   const latent::Adam<float> adam(flags.lr, flags.beta1);
@@ -120,6 +122,9 @@ int main(int argc, char** argv) {
   app.add_option("--gamma", flags.gamma, "weight of the feature error in the decoder's loss, against the GAN loss")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--kl-weight", flags.kl_weight, "beta, the weight of the KL term in the encoder's loss, against the feature error")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--lr", flags.lr, "Adam's learning rate, every network")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--beta1", flags.beta1, "Adam's beta1, every network")->capture_default_str()->check(CLI::Range(0.0, 0.999999));
   app.add_option("--real-label", flags.real_label, "target of real images (< 1: one-sided label smoothing)")

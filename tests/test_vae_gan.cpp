@@ -106,6 +106,14 @@ TEST_CASE("gradcheck: the VAE-GAN's encoder, decoder and discriminator losses", 
     REQUIRE_GRADCHECK(latent::gradcheck(
         [&](Tape<double>& tape) { return model.encoder_loss(tape.constant(x), tape.constant(eps)).loss; }, params));
   }
+  SECTION("encoder with beta 0.25: beta * KL + the feature error") {
+    REQUIRE_GRADCHECK(latent::gradcheck(
+        [&](Tape<double>& tape) { return model.encoder_loss(tape.constant(x), tape.constant(eps), 0.25).loss; }, params));
+    Tape<double> tape;
+    const auto terms = model.encoder_loss(tape.constant(x), tape.constant(eps), 0.25);
+    REQUIRE(terms.kl.item() > 0);
+    REQUIRE(terms.loss.item() == Approx(0.25 * terms.kl.item() + terms.feature_error.item()));
+  }
   SECTION("decoder: gamma * feature error + the GAN loss on reconstructions and prior samples") {
     REQUIRE_GRADCHECK(latent::gradcheck(
         [&](Tape<double>& tape) {
@@ -215,6 +223,12 @@ TEST_CASE("VaeGanTrainer refuses options it cannot honour", "[vae_gan]") {
   smoothing.real_label = 1.5;
   REQUIRE_THROWS_WITH(Trainer(model, Trainer::default_optimizer(), Trainer::default_optimizer(), Trainer::default_optimizer(), smoothing),
                       Catch::Contains("real label"));
+  for (const double beta : {0.0, -0.5}) {
+    Trainer::Options no_kl;
+    no_kl.kl_weight = beta;
+    REQUIRE_THROWS_WITH(Trainer(model, Trainer::default_optimizer(), Trainer::default_optimizer(), Trainer::default_optimizer(), no_kl),
+                        Catch::Contains("kl_weight must be positive"));
+  }
 }
 
 }  // namespace test_vae_gan

@@ -10,7 +10,7 @@
 // activation makes them images, tanh for [-1, 1]), the discriminator has
 // features() and a head (FeatureDiscriminator), the Loss is a GAN loss
 // policy (models/gan_loss.hpp). Three networks, three losses (paper, eq. 9):
-//   encoder        KL(q(z|x) || p(z)) + E_feat
+//   encoder        beta * KL(q(z|x) || p(z)) + E_feat
 //   decoder        gamma * E_feat + the GAN generator loss on reconstructions
 //                  and prior samples
 //   discriminator  the GAN discriminator loss on real images, reconstructions
@@ -45,7 +45,7 @@ class VaeGan : public Module<VaeGan<Encoder, Decoder, Discriminator, Loss, Prior
   /// The encoder's loss and its parts (1x1 each); z and the reconstruction
   /// it was computed from (latent x batch, features x batch).
   struct EncoderTerms {
-    Var<Scalar> loss;           ///< kl + feature_error
+    Var<Scalar> loss;           ///< kl_weight * kl + feature_error
     Var<Scalar> kl;             ///< KL(q(z | x) || p(z)), nats per example
     Var<Scalar> feature_error;  ///< 1/2 |D_l(x) - D_l(x~)|^2 per example
     Var<Scalar> z;
@@ -79,15 +79,16 @@ class VaeGan : public Module<VaeGan<Encoder, Decoder, Discriminator, Loss, Prior
   }
 
   /// Records the encoder's loss for the batch x (features x batch, scaled as
-  /// the decoder writes images) with the noise eps (latent x batch).
-  /// Freeze the decoder and the discriminator to train the encoder alone.
-  EncoderTerms encoder_loss(Var<Scalar> x, Var<Scalar> eps) {
+  /// the decoder writes images) with the noise eps (latent x batch):
+  /// kl_weight * KL + the feature error. Freeze the decoder and the
+  /// discriminator to train the encoder alone.
+  EncoderTerms encoder_loss(Var<Scalar> x, Var<Scalar> eps, double kl_weight = 1.0) {
     auto q = encoder_(x);
     Var<Scalar> z = reparameterize(q.mu, q.logvar, eps);
     Var<Scalar> reconstruction = decoder_(z);
     Var<Scalar> kl = prior_.kl(q.mu, q.logvar);
     Var<Scalar> error = feature_error(x, reconstruction);
-    return {kl + error, kl, error, z, reconstruction};
+    return {kl_weight == 1.0 ? kl + error : kl_weight * kl + error, kl, error, z, reconstruction};
   }
 
   /// Records the decoder's loss: codes z of x (from the encoder's step, as a

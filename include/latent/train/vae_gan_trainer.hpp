@@ -49,6 +49,7 @@ class VaeGanTrainer : public EpochTrainer<VaeGanTrainer<Model, Optimizer, Lipsch
 
   struct Options {
     double gamma = 1.0;         ///< weight of the feature error in the decoder's loss, against the GAN loss
+    double kl_weight = 1.0;     ///< beta, the KL's weight in the encoder's loss, against the feature error
     double real_label = 1.0;    ///< < 1: one-sided label smoothing (losses with targets only)
     double clip_grad_norm = 0;  ///< bound on each network's gradient norm; 0 = no clipping
     Lipschitz lipschitz{};      ///< applied to the critic after each of its updates
@@ -77,6 +78,8 @@ class VaeGanTrainer : public EpochTrainer<VaeGanTrainer<Model, Optimizer, Lipsch
         decoder_gradients_(decoder_params_),
         discriminator_gradients_(discriminator_params_) {
     if (!(options_.gamma >= 0)) throw error("VaeGanTrainer: gamma must be positive (or 0), got " + std::to_string(options_.gamma));
+    if (!(options_.kl_weight > 0))
+      throw error("VaeGanTrainer: kl_weight must be positive, got " + std::to_string(options_.kl_weight));
     detail::check_critic_options<Loss>("VaeGanTrainer", options_.real_label, options_.clip_grad_norm);
     options_.lipschitz.check();
   }
@@ -100,7 +103,7 @@ class VaeGanTrainer : public EpochTrainer<VaeGanTrainer<Model, Optimizer, Lipsch
     if (n > 0) {
       const FrozenParameters<Scalar> frozen_decoder(decoder_params_);
       const FrozenParameters<Scalar> frozen_discriminator(discriminator_params_);
-      const auto terms = model_.encoder_loss(x, eps);
+      const auto terms = model_.encoder_loss(x, eps, options_.kl_weight);
       means.add("kl", terms.kl.item(), weight);
       means.add("feature_error", terms.feature_error.item(), weight);
       e_local = terms.loss;
