@@ -85,6 +85,9 @@ expect_exit 0 '"cond_acc":' "${gan[@]}" --epochs 1 --conditional --classifier "$
 expect_exit 0 "resumed from" "${gan[@]}" --epochs 2 --conditional --resume "$work/cgan.ckpt"
 expect_exit 1 "does not fit the" "${gan[@]}" --epochs 2 --resume "$work/cgan.ckpt"
 expect_exit 0 '"conditional":true' "${gan[@]}" --epochs 1 --conditional --loss wgan-gp --n-critic 2
+expect_exit 0 '"loss":"lsgan"' "${gan[@]}" --epochs 1 --loss lsgan --real-label-range 0.7 0.95
+expect_exit 1 "needs LO <= HI" "${gan[@]}" --epochs 1 --real-label-range 0.95 0.7
+expect_exit 1 "range of real labels needs a loss with targets" "${gan[@]}" --epochs 1 --loss hinge --real-label-range 0.8 1
 expect_exit 0 '"cond_acc":' "$bin/eval_samples" --data "$work/data" --classifier "$work/classifier.ckpt" \
   --samples "$work/cgan-samples" --labels "$work/cgan-labels"
 printf '\x00\x00\x08\x01\x00\x00\x00\x03\x01\x02\x03' >"$work/three-labels"
@@ -124,7 +127,7 @@ for f in samples_epoch_001.png history.csv; do [ -s "$work/dcgan/$f" ] || fail "
 [ "$(stat -c %s "$work/dcgan-samples")" -eq $((16 + 20 * 784)) ] || fail "DCGAN samples file has the wrong size"
 expect_exit 0 "resumed from .* after epoch 1; training epochs 2..2" "${dcgan[@]}" --epochs 2 --resume "$work/dcgan.ckpt"
 expect_exit 0 "losses nonsaturating and minimax" "$bin/gan_mnist" --help
-expect_exit 0 '"arch":"dcgan","loss":"minimax"' "${dcgan[@]}" --epochs 1 --loss minimax --beta2 0.999
+expect_exit 0 '"arch":"dcgan","loss":"minimax"' "${dcgan[@]}" --epochs 1 --loss minimax --beta2 0.999 --real-label 0.9
 expect_exit 1 "is for --arch mlp" "${dcgan[@]}" --epochs 1 --spectral-norm
 expect_exit 1 "is for --arch mlp" "${dcgan[@]}" --epochs 1 --loss wgan-gp
 expect_exit 1 "unconditional" "${dcgan[@]}" --epochs 1 --conditional

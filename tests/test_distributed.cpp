@@ -326,9 +326,10 @@ TestGan make_gan(std::uint64_t seed) {
   return TestGan(std::move(generator), std::move(discriminator));
 }
 
-GanTrainer::Options gan_options() {
+GanTrainer::Options gan_options(double real_label_spread = 0) {
   GanTrainer::Options options;
   options.real_label = 0.9;
+  options.real_label_spread = real_label_spread;
   options.clip_grad_norm = 10;
   return options;
 }
@@ -447,10 +448,13 @@ TEST_CASE("GanTrainer on 2 and 3 ranks follows one process step by step, even an
           "[distributed][gan][training]") {
   const int size = GENERATE(2, 3);
   const Index batch = GENERATE(Index(32), Index(31));
-  CAPTURE(size, batch);
+  const double spread = GENERATE(0.0, 0.2);  // 0.2: real targets drawn from U(0.7, 0.9), for the global batch
+  CAPTURE(size, batch, spread);
   require_ranks_follow_one_process(
       size, batch, 31, make_gan,
-      [](TestGan& gan) { return GanTrainer(gan, GanTrainer::default_adam(), GanTrainer::default_adam(), gan_options()); },
+      [spread](TestGan& gan) {
+        return GanTrainer(gan, GanTrainer::default_adam(), GanTrainer::default_adam(), gan_options(spread));
+      },
       {"train_d_loss", "train_g_loss", "train_d_real", "train_d_grad_norm", "test_d_real"});
 }
 

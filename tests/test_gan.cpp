@@ -86,6 +86,20 @@ TEMPLATE_TEST_CASE("gradcheck: a loss policy w.r.t. both networks' parameters", 
           params));
     }
   }
+  SECTION("the discriminator's loss with a target of each real example's own") {
+    if constexpr (TestType::uses_labels) {
+      const Matrix<double> targets = Matrix<double>::Constant(1, 4, 0.9) + 0.1 * test::random_matrix(1, 4, 54).cwiseAbs();
+      REQUIRE_GRADCHECK(latent::gradcheck(
+          [&](Tape<double>& tape) {
+            latent::GanBatch<double> batch;
+            batch.real = tape.constant(real);
+            batch.fake = gan.generate(tape.constant(z));
+            batch.real_targets = tape.constant(targets);
+            return gan.discriminator_loss(batch).loss;
+          },
+          params));
+    }
+  }
   SECTION("the generator's loss") {
     REQUIRE_GRADCHECK(latent::gradcheck(
         [&](Tape<double>& tape) { return gan.generator_loss(gan.generate(tape.constant(z))).loss; }, params));
@@ -107,6 +121,17 @@ TEST_CASE("GAN loss values match their formulas", "[gan][loss]") {
           Approx(-mean2(0.9 * log(sigmoid(0.5)) + 0.1 * log(1 - sigmoid(0.5)),
                         0.9 * log(sigmoid(2.0)) + 0.1 * log(1 - sigmoid(2.0))) -
                  mean2(log(1 - sigmoid(-1.0)), log(1 - sigmoid(0.25)))));
+  Matrix<double> t(1, 2);
+  t << 0.9, 0.8;
+  const Var<double> targets = tape.constant(t);
+  REQUIRE(latent::NonSaturatingBce::discriminator(real, fake, targets).item() ==
+          Approx(-mean2(0.9 * log(sigmoid(0.5)) + 0.1 * log(1 - sigmoid(0.5)),
+                        0.8 * log(sigmoid(2.0)) + 0.2 * log(1 - sigmoid(2.0))) -
+                 mean2(log(1 - sigmoid(-1.0)), log(1 - sigmoid(0.25)))));
+  REQUIRE(latent::LeastSquares::discriminator(real, fake, targets).item() ==
+          Approx(0.5 * mean2(0.16, 1.44) + 0.5 * mean2(1.0, 0.0625)));
+  REQUIRE_THROWS_AS(latent::LeastSquares::discriminator(real, fake, tape.constant(Matrix<double>::Ones(1, 3))),
+                    latent::shape_error);
   REQUIRE(latent::MinimaxBce::generator(fake).item() == Approx(mean2(log(1 - sigmoid(-1.0)), log(1 - sigmoid(0.25)))));
   REQUIRE(latent::NonSaturatingBce::generator(fake).item() == Approx(-mean2(log(sigmoid(-1.0)), log(sigmoid(0.25)))));
   REQUIRE(latent::LeastSquares::discriminator(real, fake).item() ==
@@ -253,6 +278,10 @@ TEST_CASE("GanTrainer: n_critic, weight clipping, figures and refused options", 
   smoothing.real_label = 0.9;
   REQUIRE_THROWS_WITH(Trainer(gan, Trainer::default_adam(), Trainer::default_adam(), smoothing),
                       Catch::Contains("label smoothing") && Catch::Contains("wgan"));
+  Trainer::Options label_range;
+  label_range.real_label_spread = 0.2;
+  REQUIRE_THROWS_WITH(Trainer(gan, Trainer::default_adam(), Trainer::default_adam(), label_range),
+                      Catch::Contains("range of real labels") && Catch::Contains("wgan"));
   Trainer::Options no_critic;
   no_critic.n_critic = 0;
   REQUIRE_THROWS_AS(Trainer(gan, Trainer::default_adam(), Trainer::default_adam(), no_critic), latent::error);
@@ -262,10 +291,59 @@ TEST_CASE("GanTrainer: n_critic, weight clipping, figures and refused options", 
                       Catch::Contains("WeightClip") && Catch::Contains("-1"));
 }
 
+namespace {
+
+// The non-saturating loss, keeping the real examples' targets of every
+// critic step it records.
+struct TargetSpy : latent::NonSaturatingBce {
+  static inline std::vector<Matrix<float>> targets;
+  template <class Critic>
+  latent::GanTerms<float> discriminator_terms(Critic& critic, const latent::GanBatch<float>& batch) const {
+    targets.push_back(batch.real_targets.valid() ? batch.real_targets.value() : Matrix<float>());
+    return NonSaturatingBce::discriminator_terms(critic, batch);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("GanTrainer: with a spread, each real example's target is drawn from U(real_label - spread, real_label) every step",
+          "[gan][training]") {
+  const auto data = ring_of_gaussians(64, 0.7, 0.05, 105);
+  auto gan = make_mlp_gan<float, TargetSpy>({2, 8, 2}, {2, 8, 1}, 106);
+  using Trainer = latent::GanTrainer<TestGan<float, TargetSpy>>;
+  Trainer::Options options;
+  options.real_label_spread = 0.2;
+  Trainer trainer(gan, Trainer::default_adam(), Trainer::default_adam(), options);
+  TargetSpy::targets.clear();
+  trainer.fit(data, latent::data::Dataset(), quiet_fit(2, 16));  // 4 critic steps an epoch
+  REQUIRE(TargetSpy::targets.size() == 8);
+  for (const auto& targets : TargetSpy::targets) {
+    REQUIRE(targets.rows() == 1);
+    REQUIRE(targets.cols() == 16);
+    REQUIRE(targets.minCoeff() > 0.8f);
+    REQUIRE(targets.maxCoeff() <= 1.0f);
+    REQUIRE(targets.maxCoeff() - targets.minCoeff() > 0.05f);  // 16 draws of U(0.8, 1) do not bunch up
+  }
+  REQUIRE(TargetSpy::targets[0] != TargetSpy::targets[1]);
+  Eigen::Index all = 0;
+  double sum = 0;
+  for (const auto& targets : TargetSpy::targets) {
+    sum += targets.cast<double>().sum();
+    all += targets.size();
+  }
+  REQUIRE(sum / static_cast<double>(all) == Approx(0.9).margin(0.02));
+
+  Trainer::Options too_wide;
+  too_wide.real_label = 0.9;
+  too_wide.real_label_spread = 0.9;
+  REQUIRE_THROWS_WITH(Trainer(gan, Trainer::default_adam(), Trainer::default_adam(), too_wide), Catch::Contains("spread"));
+}
+
 TEST_CASE("GanTrainer: a run resumed from a checkpoint continues exactly as an uninterrupted one", "[gan][checkpoint]") {
   const auto data = ring_of_gaussians(96, 0.7, 0.05, 111);
   latent::GanTrainer<TestGan<float, latent::NonSaturatingBce>>::Options options;
   options.real_label = 0.9;
+  options.real_label_spread = 0.1;  // the targets drawn after the resume are those an uninterrupted run draws
   options.clip_grad_norm = 5;
   test::require_bit_exact_resume([](std::uint64_t seed) { return make_mlp_gan<float, latent::NonSaturatingBce>({2, 8, 2}, {2, 8, 1}, seed); },
                                  112, data, 2, 3, 32, options);

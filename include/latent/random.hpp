@@ -134,6 +134,7 @@ namespace streams {
 inline constexpr std::uint64_t training_noise = 1;  ///< a trainer's noise: VAE eps, GAN z
 inline constexpr std::uint64_t evaluation_noise = 2;  ///< noise of an evaluation that must not disturb training's
 inline constexpr std::uint64_t loss_noise = 3;  ///< numbers a loss draws (WGAN-GP's interpolates), under a seed of each step's own
+inline constexpr std::uint64_t real_labels = 4;  ///< the real examples' targets drawn at each critic step, under a seed of its own
 }  // namespace streams
 
 }  // namespace latent

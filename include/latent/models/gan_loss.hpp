@@ -8,7 +8,8 @@
 //   output(scores)                      what "D(x)" means for monitoring
 //   name, uses_labels                   uses_labels: real examples have a
 //                                       target (one-sided label smoothing
-//                                       sets GanBatch::real_label below 1)
+//                                       sets GanBatch::real_label below 1,
+//                                       or GanBatch::real_targets per example)
 //   takes_input_gradients               the loss differentiates the critic
 //                                       with respect to its input, column by
 //                                       column (a critic that mixes the
@@ -18,7 +19,8 @@
 // others. Most losses are formulas of the two score rows: they derive from
 // detail::ScoreLoss<Self> and write only static discriminator(real, fake,
 // real_label) and generator(fake) on 1 x batch scores (means over the
-// batch), which stay callable on scores.
+// batch), which stay callable on scores; a loss with targets takes
+// real_label as a number or as a 1 x batch row of targets.
 //
 // Keeping the critic Lipschitz is not a loss's business unless the loss does
 // it by what it computes (the gradient penalty): weight clipping is a
@@ -49,7 +51,9 @@ struct GanTerms {
 /// and fake are features x batch (the generated batch is a constant in the
 /// critic's step, G's output in the generator's step; their column counts
 /// may differ). real_label is the target of real examples (losses with
-/// targets). rng and scratch serve losses that draw numbers or take input
+/// targets); real_targets, when valid, gives each real example its own
+/// (1 x cols: DCGAN's targets drawn from U(0.8, 1) every step) and
+/// overrides it. rng and scratch serve losses that draw numbers or take input
 /// gradients; a trainer gives both. Data-parallel, the batch is one rank's
 /// columns [offset, offset + cols) of a global batch of global_size columns
 /// (0: the batch is whole), and a loss draws its numbers for the global
@@ -59,6 +63,7 @@ struct GanBatch {
   Var<S> real;
   Var<S> fake;
   double real_label = 1.0;
+  Var<S> real_targets;
   Rng* rng = nullptr;
   Tape<S>* scratch = nullptr;
   Index offset = 0;
@@ -88,6 +93,19 @@ Var<S> constant_like(Var<S> x, double value) {
   return x.tape().constant(Matrix<S>::Constant(x.rows(), x.cols(), static_cast<S>(value)));
 }
 
+/// The targets of the scores x: a row of one number, or a row given whole.
+template <class S>
+Var<S> targets_like(Var<S> x, double value) {
+  return constant_like(x, value);
+}
+template <class S>
+Var<S> targets_like(Var<S> x, Var<S> targets) {
+  if (targets.rows() != x.rows() || targets.cols() != x.cols())
+    throw shape_error("GAN loss: the real examples' targets are " + shape_string(targets.value()) + " for scores " +
+                      shape_string(x.value()));
+  return targets;
+}
+
 /// A loss that is a formula of the critic's scores: it scores the batches
 /// its formulas read and applies Self::discriminator / Self::generator.
 template <class Self>
@@ -98,6 +116,9 @@ struct ScoreLoss {
   GanTerms<S> discriminator_terms(Critic& critic, const GanBatch<S>& batch) const {
     Var<S> real = critic(batch.real);
     Var<S> fake = critic(batch.fake);
+    if constexpr (Self::uses_labels) {
+      if (batch.real_targets.valid()) return {Self::discriminator(real, fake, batch.real_targets), real, fake, {}};
+    }
     return {Self::discriminator(real, fake, batch.real_label), real, fake, {}};
   }
 
@@ -132,9 +153,9 @@ struct CriticGenerator : RawScores {
 struct BceDiscriminator {
   static constexpr bool uses_labels = true;
 
-  template <class S>
-  static Var<S> discriminator(Var<S> real, Var<S> fake, double real_label = 1.0) {
-    return bce_with_logits(real, constant_like(real, real_label)) + bce_with_logits(fake, constant_like(fake, 0.0));
+  template <class S, class Target = double>
+  static Var<S> discriminator(Var<S> real, Var<S> fake, Target real_label = 1.0) {
+    return bce_with_logits(real, targets_like(real, real_label)) + bce_with_logits(fake, constant_like(fake, 0.0));
   }
 
   template <class A>
@@ -185,9 +206,9 @@ struct LeastSquares : detail::ScoreLoss<LeastSquares>, detail::RawScores {
   static constexpr const char* name = "lsgan";
   static constexpr bool uses_labels = true;
 
-  template <class S>
-  static Var<S> discriminator(Var<S> real, Var<S> fake, double real_label = 1.0) {
-    return 0.5 * mean(square(real - real_label)) + 0.5 * mean(square(fake));
+  template <class S, class Target = double>
+  static Var<S> discriminator(Var<S> real, Var<S> fake, Target real_label = 1.0) {
+    return 0.5 * mean(square(real - detail::targets_like(real, real_label))) + 0.5 * mean(square(fake));
   }
 
   template <class S>

@@ -61,6 +61,9 @@ class GanTrainer
     int n_critic = 1;          ///< discriminator steps per generator step
     bool fresh_critic_batches = false;  ///< each batch: n_critic critic steps on fresh batches, then a generator step
     double real_label = 1.0;   ///< < 1: one-sided label smoothing (e.g. 0.9; losses with targets only)
+    /// > 0: each real example's target is drawn from U(real_label - spread,
+    /// real_label) at every critic step (the DCGAN recipe's U(0.8, 1): 1 and 0.2)
+    double real_label_spread = 0;
     double clip_grad_norm = 0; ///< bound on each network's gradient norm; 0 = no clipping
     Lipschitz lipschitz{};     ///< applied to the critic after each of its updates
     std::uint64_t seed = 1;    ///< for the noise (stream streams::training_noise)
@@ -85,6 +88,12 @@ class GanTrainer
         discriminator_gradients_(discriminator_params_) {
     if (options_.n_critic < 1) throw error("GanTrainer: n_critic must be at least 1, got " + std::to_string(options_.n_critic));
     detail::check_critic_options<Loss>("GanTrainer", options_.real_label, options_.clip_grad_norm);
+    if (!(options_.real_label_spread >= 0 && options_.real_label_spread < options_.real_label))
+      throw error("GanTrainer: the real labels' spread must be in [0, real label), got " +
+                  std::to_string(options_.real_label_spread) + " below " + std::to_string(options_.real_label));
+    if (options_.real_label_spread > 0 && !Loss::uses_labels)
+      throw error(std::string("GanTrainer: a range of real labels needs a loss with targets; the ") + Loss::name +
+                  " loss has none");
     options_.lipschitz.check();
   }
 
@@ -200,12 +209,13 @@ class GanTrainer
                      RunningMeans& means) {
     ++critic_steps_;
     // A stream of this critic step's own: the same numbers on every rank, whatever its slice.
-    loss_rng_ = Rng(options_.seed + static_cast<std::uint64_t>(critic_steps_) * 0x9e3779b97f4a7c15ULL, streams::loss_noise);
+    loss_rng_ = Rng(critic_step_seed(), streams::loss_noise);
     const auto record = [&] {
       discriminator_tape_.reset();
       GanBatch<Scalar> batch = gan_batch(slice);
       batch.real = detail::record_images<Scaling>(discriminator_tape_, data, examples);
       batch.fake = discriminator_tape_.constant(fake.value());
+      if (options_.real_label_spread > 0) batch.real_targets = draw_real_targets(batch, batch.real.cols());
       const Var<Scalar> labels = detail::record_labels(discriminator_tape_, data, examples, model_.classes());
       return model_.discriminator_loss(batch, labels, &discriminator_params_);
     };
@@ -224,6 +234,25 @@ class GanTrainer
     batch.offset = slice.begin;
     batch.global_size = slice.total;
     return batch;
+  }
+
+  /// The seed of the numbers the current critic step draws.
+  std::uint64_t critic_step_seed() const {
+    return options_.seed + static_cast<std::uint64_t>(critic_steps_) * 0x9e3779b97f4a7c15ULL;
+  }
+
+  /// The targets of the real examples in this critic step, U(real_label -
+  /// spread, real_label) each, as a constant on batch.real's tape: drawn for
+  /// the global batch from a stream of the step's own, so that every rank
+  /// and a resumed run draw the same.
+  Var<Scalar> draw_real_targets(const GanBatch<Scalar>& batch, Index columns) {
+    Rng label_rng(critic_step_seed(), streams::real_labels);
+    GanBatch<Scalar> draw = batch;
+    draw.rng = &label_rng;
+    real_targets_.resize(1, columns);
+    const double top = options_.real_label, spread = options_.real_label_spread;
+    draw.for_each_uniform(columns, [&](Index j, double u) { real_targets_(0, j) = static_cast<Scalar>(top - spread * u); });
+    return batch.real.tape().constant(real_targets_);
   }
 
   /// `size` examples drawn at random (with replacement) into fresh_: the
@@ -252,6 +281,7 @@ class GanTrainer
   Tape<Scalar> evaluation_tape_;
   Rng loss_rng_;
   std::vector<Index> fresh_;
+  Matrix<Scalar> real_targets_;  ///< the real examples' targets of a critic step (Options::real_label_spread)
   detail::ModeWatch<Scalar> watch_;
   Matrix<Scalar> monitor_condition_;  ///< a conditional GAN's labels of the monitor's samples
 };
