@@ -16,9 +16,9 @@ from --data with numpy. --arch picks the model and its recipe, as gan_mnist's
     D: Conv2d(1, 64, 4, 2, 1) LeakyReLU(0.2), Conv2d(64, 128, 4, 2, 1) BN
        LeakyReLU(0.2), Conv2d(128, 256, 4, 2, 1) BN LeakyReLU(0.2),
        Conv2d(256, 1, 3): one logit;
-    Adam lr 2e-4, betas (0.5, 0.5); batch 64; real targets 0.9, as
-    gan_mnist --arch dcgan (the libtorch example draws each from U(0.8, 1.0)
-    at every step: --real-label-range 0.8 1.0).
+    Adam lr 2e-4, betas (0.5, 0.5); batch 64; each real target drawn from
+    U(0.8, 1.0) at every step, as the libtorch example and
+    gan_mnist --arch dcgan do.
 Both: PyTorch's default initialization; noise N(0, I); images scaled to
 [-1, 1]; the last smaller batch of an epoch kept. --batch, --beta2,
 --real-label and --real-label-range override the recipe.
@@ -92,7 +92,7 @@ class Dcgan:
 
 # Each architecture's recipe: batch, Adam's beta2, the real targets (lo, hi): drawn from U(lo, hi) when lo < hi.
 RECIPES = {"mlp": {"batch": 128, "beta2": 0.999, "real_labels": (0.9, 0.9)},
-           "dcgan": {"batch": 64, "beta2": 0.5, "real_labels": (0.9, 0.9)}}
+           "dcgan": {"batch": 64, "beta2": 0.5, "real_labels": (0.8, 1.0)}}
 
 
 class GanStep:
