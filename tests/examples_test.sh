@@ -97,13 +97,13 @@ expect_exit 1 "3 labels for 20 samples" "$bin/eval_samples" --data "$work/data" 
 # VAE-GAN: pictures, samples, checkpoint and resume like the others.
 vaegan=("$bin/vaegan_mnist" --data "$work/data" --batch 50 --latent 4)
 expect_exit 0 "gamma" "$bin/vaegan_mnist" --help
-expect_exit 0 '"model":"vaegan","loss":"nonsaturating","epochs":1' "${vaegan[@]}" --epochs 1 --out "$work/vaegan" --checkpoint "$work/vaegan.ckpt" \
+expect_exit 0 '"model":"vaegan","loss":"hinge","epochs":1' "${vaegan[@]}" --epochs 1 --out "$work/vaegan" --checkpoint "$work/vaegan.ckpt" \
   --samples-out "$work/vaegan-samples" --samples 30
 for f in reconstructions.png samples.png interpolation.png history.csv; do [ -s "$work/vaegan/$f" ] || fail "vaegan_mnist wrote no $f"; done
 [ "$(stat -c %s "$work/vaegan-samples")" -eq $((16 + 30 * 784)) ] || fail "vaegan samples file has the wrong size"
 expect_exit 0 "resumed from .* after epoch 1" "${vaegan[@]}" --epochs 2 --resume "$work/vaegan.ckpt"
 expect_exit 1 "does not fit" "$bin/vaegan_mnist" --data "$work/data" --batch 50 --latent 5 --epochs 2 --resume "$work/vaegan.ckpt"
-expect_exit 0 '"loss":"hinge"' "${vaegan[@]}" --epochs 1 --loss hinge --kl-weight 0.01
+expect_exit 0 '"loss":"nonsaturating"' "${vaegan[@]}" --epochs 1 --loss nonsaturating --kl-weight 0.01
 
 # The quickstarts and the hand-written loop, as README quotes them: one epoch each.
 (cd "$work" && expect_exit 0 "test loss" "$bin/vae_quickstart" "$work/data" 1) || exit 1
