@@ -28,16 +28,16 @@ template <class S>
 using Decoder = latent::Decoder<latent::Mlp<S, latent::LeakyReLU, latent::Tanh>>;
 template <class S>
 using Critic = latent::FeatureDiscriminator<latent::Mlp<S, latent::LeakyReLU, latent::LeakyReLU>>;
-template <class S>
-using TestVaeGan = latent::VaeGan<Encoder<S>, Decoder<S>, Critic<S>>;
+template <class S, class Loss = latent::NonSaturatingBce>
+using TestVaeGan = latent::VaeGan<Encoder<S>, Decoder<S>, Critic<S>, Loss>;
 
-template <class S>
-TestVaeGan<S> make_vae_gan(Index features, Index hidden, Index latent_size, std::uint64_t seed) {
+template <class S, class Loss = latent::NonSaturatingBce>
+TestVaeGan<S, Loss> make_vae_gan(Index features, Index hidden, Index latent_size, std::uint64_t seed) {
   latent::Rng rng(seed);
   Encoder<S> encoder({features, hidden}, latent_size, rng);
   Decoder<S> decoder({latent_size, hidden, features}, rng);
   Critic<S> critic({features, hidden, hidden / 2}, rng);
-  return TestVaeGan<S>(std::move(encoder), std::move(decoder), std::move(critic));
+  return TestVaeGan<S, Loss>(std::move(encoder), std::move(decoder), std::move(critic));
 }
 
 // 8x8 images of one bar (a row or a column), 0/255 with grey noise.
@@ -133,6 +133,23 @@ TEST_CASE("gradcheck: the VAE-GAN's encoder, decoder and discriminator losses", 
         },
         params));
   }
+  SECTION("decoder and discriminator with the hinge loss (vaegan_mnist's default)") {
+    auto hinge = make_vae_gan<double, latent::Hinge>(6, 8, 2, 11);
+    const Matrix<double> fake = test::random_matrix(6, 6, 16);
+    REQUIRE_GRADCHECK(latent::gradcheck(
+        [&](Tape<double>& tape) {
+          return hinge.decoder_loss(tape.constant(x), tape.constant(z), tape.constant(z_prior), 0.5).loss;
+        },
+        hinge.parameters()));
+    REQUIRE_GRADCHECK(latent::gradcheck(
+        [&](Tape<double>& tape) {
+          latent::GanBatch<double> batch;
+          batch.real = tape.constant(x);
+          batch.fake = tape.constant(fake);
+          return hinge.discriminator_loss(batch).loss;
+        },
+        hinge.parameters()));
+  }
   SECTION("the feature error is 1/2 |D_l(x) - D_l(x~)|^2 per example") {
     Tape<double> tape;
     const Matrix<double> other = test::random_matrix(6, 3, 17);
@@ -151,11 +168,12 @@ TEST_CASE("a VaeGan refuses networks that do not fit", "[vae_gan]") {
                       Catch::Contains("discriminator reads 5"));
 }
 
-TEST_CASE("a VAE-GAN trained on small images learns to reconstruct them, and every figure is logged", "[vae_gan][training]") {
+TEMPLATE_TEST_CASE("a VAE-GAN trained on small images learns to reconstruct them, and every figure is logged",
+                   "[vae_gan][training]", latent::NonSaturatingBce, latent::Hinge) {
   const auto train = bars(1200, 31), test_set = bars(200, 32);
-  auto model = make_vae_gan<float>(64, 32, 4, 33);
-  using Trainer = latent::VaeGanTrainer<TestVaeGan<float>>;
-  Trainer::Options options;
+  auto model = make_vae_gan<float, TestType>(64, 32, 4, 33);
+  using Trainer = latent::VaeGanTrainer<TestVaeGan<float, TestType>>;
+  typename Trainer::Options options;
   options.seed = 34;
   const latent::Adam<float> adam(1e-3f, 0.5f);
   Trainer trainer(model, adam, adam, adam, options);
