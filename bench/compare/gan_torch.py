@@ -195,7 +195,7 @@ def main():
     parser.add_argument("--beta2", type=float, help="Adam's beta2, both networks (default: 0.999 for mlp, 0.5 for dcgan)")
     labels = parser.add_mutually_exclusive_group()
     labels.add_argument("--real-label", type=float,
-                        help="target of every real image in D's loss (default: 0.9, one-sided label smoothing as gan_mnist's)")
+                        help="target of every real image in D's loss (default: 0.9 for mlp, one-sided label smoothing as gan_mnist's; dcgan draws from U(0.8, 1.0))")
     labels.add_argument("--real-label-range", type=float, nargs=2, metavar=("LO", "HI"),
                         help="draw each real image's target from U(LO, HI) at every step (the libtorch DCGAN's: 0.8 1.0)")
     parser.add_argument("--epochs", type=int, default=20, help="training epochs (default: %(default)s)")
