@@ -4,12 +4,14 @@
 //   Dcgan    the DCGAN of the libtorch C++ example and of dlib's
 //            dnn_dcgan_train_ex, for 28x28 images
 //   ConvVae  a convolutional VAE for 28x28 images
+//   ConvVaeGan  a convolutional VAE-GAN for 28x28 images (vaegan_mnist --arch conv)
 // Their layers start from PyTorch's default initialization (FanInUniform),
 // as their PyTorch twins in bench/compare/ do.
 #pragma once
 
 #include <latent/latent.hpp>
 #include <latent/models/gan.hpp>
+#include <latent/models/vae_gan.hpp>
 
 #include <string>
 #include <utility>
@@ -84,21 +86,69 @@ struct ConvVae {
   template <class Act>
   using Dense = latent::Dense<S, Act, Init>;
   using EncoderBody = latent::Sequential<Down<latent::ReLU>, Down<latent::ReLU>, latent::Flatten<S>, Dense<latent::ReLU>>;
-  using DecoderBody = latent::Sequential<Dense<latent::ReLU>, Dense<latent::ReLU>, latent::Reshape<S>, Up<latent::ReLU>,
-                                         Up<latent::Identity>>;
+  /// The decoder's layers, with `Output` the last one's activation.
+  template <class Output>
+  using DecoderBodyTo = latent::Sequential<Dense<latent::ReLU>, Dense<latent::ReLU>, latent::Reshape<S>, Up<latent::ReLU>, Up<Output>>;
+  using DecoderBody = DecoderBodyTo<latent::Identity>;
   using Encoder = latent::GaussianEncoder<EncoderBody>;
   using Decoder = latent::Decoder<DecoderBody>;
   using Model = latent::Vae<Encoder, Decoder, latent::Bernoulli>;
 
+  static inline const latent::Kernel half = latent::Kernel(4).stride(2).padding(1);
+  static inline const latent::ImageShape grid{64, 7, 7};
+
+  static EncoderBody encoder_body(latent::Rng& rng, latent::Index hidden) {
+    return EncoderBody(Down<latent::ReLU>({1, 28, 28}, 32, half, rng), Down<latent::ReLU>({32, 14, 14}, 64, half, rng),
+                       latent::Flatten<S>(grid), Dense<latent::ReLU>(grid.size(), hidden, rng));
+  }
+  template <class Output>
+  static DecoderBodyTo<Output> decoder_body(latent::Rng& rng, latent::Index hidden, latent::Index latent) {
+    return DecoderBodyTo<Output>(Dense<latent::ReLU>(latent, hidden, rng), Dense<latent::ReLU>(hidden, grid.size(), rng),
+                                 latent::Reshape<S>(grid), Up<latent::ReLU>(grid, 32, half, rng),
+                                 Up<Output>({32, 14, 14}, 1, half, rng));
+  }
+
   static Model make(latent::Rng& rng, latent::Index hidden = 400, latent::Index latent = 20) {
-    const latent::Kernel half = latent::Kernel(4).stride(2).padding(1);
-    const latent::ImageShape grid{64, 7, 7};
-    EncoderBody encoder(Down<latent::ReLU>({1, 28, 28}, 32, half, rng), Down<latent::ReLU>({32, 14, 14}, 64, half, rng),
-                        latent::Flatten<S>(grid), Dense<latent::ReLU>(grid.size(), hidden, rng));
-    DecoderBody decoder(Dense<latent::ReLU>(latent, hidden, rng), Dense<latent::ReLU>(hidden, grid.size(), rng),
-                        latent::Reshape<S>(grid), Up<latent::ReLU>(grid, 32, half, rng),
-                        Up<latent::Identity>({32, 14, 14}, 1, half, rng));
+    EncoderBody encoder = encoder_body(rng, hidden);
+    DecoderBody decoder = decoder_body<latent::Identity>(rng, hidden, latent);
     return Model(Encoder(std::move(encoder), latent, rng), Decoder(std::move(decoder)));
+  }
+};
+
+/// ConvVae's encoder (code `latent` (32) wide); its decoder with a tanh
+/// output (images in [-1, 1]); a discriminator Conv2d(1, 32, k4, s2, p1)
+/// 14x14 LeakyReLU(0.2) -> Conv2d(32, 64, k4, s2, p1) 7x7 LeakyReLU(0.2),
+/// whose 3136 activations are the features that measure the reconstruction
+/// error (Larsen et al. take a late convolution's), -> Dense 512
+/// LeakyReLU(0.2) -> one score. Biases everywhere, no batch statistics: any
+/// GAN loss fits.
+struct ConvVaeGan {
+  using S = float;
+  template <class Act>
+  using Down = ConvVae::Down<Act>;
+  template <class Act>
+  using Up = ConvVae::Up<Act>;
+  template <class Act>
+  using Dense = ConvVae::Dense<Act>;
+  using Encoder = ConvVae::Encoder;
+  using Decoder = latent::Decoder<ConvVae::DecoderBodyTo<latent::Tanh>>;
+  using Features = latent::Sequential<Down<latent::LeakyReLU>, Down<latent::LeakyReLU>, latent::Flatten<S>>;
+  using Head = latent::Sequential<Dense<latent::LeakyReLU>, Dense<latent::Identity>>;
+  using Discriminator = latent::FeatureDiscriminator<Features, Head>;
+  template <class Loss>
+  using Model = latent::VaeGan<Encoder, Decoder, Discriminator, Loss>;
+
+  template <class Loss>
+  static Model<Loss> make(latent::Rng& rng, latent::Index latent = 32, latent::Index hidden = 400) {
+    const latent::Kernel& half = ConvVae::half;
+    const latent::ImageShape& grid = ConvVae::grid;
+    ConvVae::EncoderBody encoder = ConvVae::encoder_body(rng, hidden);
+    auto decoder = ConvVae::decoder_body<latent::Tanh>(rng, hidden, latent);
+    Features features(Down<latent::LeakyReLU>({1, 28, 28}, 32, half, rng), Down<latent::LeakyReLU>({32, 14, 14}, 64, half, rng),
+                      latent::Flatten<S>(grid));
+    Head head(Dense<latent::LeakyReLU>(grid.size(), 512, rng), Dense<latent::Identity>(512, 1, rng));
+    return Model<Loss>(Encoder(std::move(encoder), latent, rng), Decoder(std::move(decoder)),
+                       Discriminator(std::move(features), std::move(head)));
   }
 };
 

@@ -4,7 +4,8 @@
 // networks: encoder 784-512-256 to a Gaussian code, decoder code-256-512-784
 // tanh (the GAN example's generator), discriminator 784-512-256 features and
 // a linear score (the GAN example's discriminator), LeakyReLU(0.2) hidden,
-// pixels in [-1, 1]; by default the hinge loss, batch 64 and a KL weighed
+// pixels in [-1, 1] (--arch conv: convolutional networks, ConvVaeGan in
+// conv_models.hpp); by default the hinge loss, batch 64 and a KL weighed
 // 0.001 (beta) against the feature error. Writes what it learned like the other examples:
 // reconstructions, prior samples and an interpolation after every epoch,
 // history.csv, checkpoints, N prior samples as an IDX file for eval_samples,
@@ -18,6 +19,7 @@
 #include <sstream>
 #include <vector>
 
+#include "conv_models.hpp"
 #include "training_run.hpp"
 
 namespace {
@@ -37,17 +39,43 @@ struct Flags : example::CommonFlags {
   float lr = 2e-4f;
   float beta1 = 0.5f;
   double real_label = 0.9;
+  std::string arch = "mlp";
   std::string loss = "hinge";
   std::string classifier;
 };
 
-using Hidden = latent::LeakyReLU;
-using Init = latent::FanInUniform;
-using Encoder = latent::GaussianEncoder<latent::Mlp<float, Hidden, Hidden, Init>>;
-using Decoder = latent::Decoder<latent::Mlp<float, Hidden, latent::Tanh, Init>>;
-using Discriminator = latent::FeatureDiscriminator<latent::Mlp<float, Hidden, Hidden, Init>, latent::Dense<float, latent::Identity, Init>>;
-template <class Loss>
-using Model = latent::VaeGan<Encoder, Decoder, Discriminator, Loss>;
+/// --arch mlp: the networks of the header comment.
+struct MlpVaeGan {
+  using Hidden = latent::LeakyReLU;
+  using Init = latent::FanInUniform;
+  using Encoder = latent::GaussianEncoder<latent::Mlp<float, Hidden, Hidden, Init>>;
+  using Decoder = latent::Decoder<latent::Mlp<float, Hidden, latent::Tanh, Init>>;
+  using Discriminator =
+      latent::FeatureDiscriminator<latent::Mlp<float, Hidden, Hidden, Init>, latent::Dense<float, latent::Identity, Init>>;
+  template <class Loss>
+  using Model = latent::VaeGan<Encoder, Decoder, Discriminator, Loss>;
+
+  template <class Loss>
+  static Model<Loss> make(const Flags& flags, const latent::data::Dataset& images, latent::Rng& rng) {
+    const latent::Index features = images.features();
+    Encoder encoder({features, 512, 256}, flags.latent_size, rng);
+    Decoder decoder({flags.latent_size, 256, 512, features}, rng);
+    Discriminator discriminator({features, 512, 256}, rng);
+    return Model<Loss>(std::move(encoder), std::move(decoder), std::move(discriminator));
+  }
+};
+
+/// --arch conv: example::ConvVaeGan (examples/conv_models.hpp), 28x28 images.
+struct ConvArch {
+  template <class Loss>
+  using Model = example::ConvVaeGan::Model<Loss>;
+
+  template <class Loss>
+  static Model<Loss> make(const Flags& flags, const latent::data::Dataset& images, latent::Rng& rng) {
+    example::require_28x28(images, "--arch conv", flags.data);
+    return example::ConvVaeGan::make<Loss>(rng, flags.latent_size);
+  }
+};
 
 // Pictures of what the model does now, in out/: 64 test images beside their
 // reconstructions, 64 prior samples (always the same codes), and a walk
@@ -70,16 +98,13 @@ void write_pictures(VaeGanModel& model, const latent::data::Dataset& test, const
                                test.cols(), 1, 10, PixelRange::minus_one_to_one);
 }
 
-template <class Loss>
+template <class Arch, class Loss>
 int run(const Flags& flags, const example::Ranks& ranks) {
-  using Trainer = latent::VaeGanTrainer<Model<Loss>>;
+  using Model = typename Arch::template Model<Loss>;
+  using Trainer = latent::VaeGanTrainer<Model>;
   const auto mnist = latent::data::load_mnist(flags.data);
-  const latent::Index features = mnist.train.features();
   latent::Rng init_rng(flags.seed);
-  Encoder encoder({features, 512, 256}, flags.latent_size, init_rng);
-  Decoder decoder({flags.latent_size, 256, 512, features}, init_rng);
-  Discriminator discriminator({features, 512, 256}, init_rng);
-  Model<Loss> model(std::move(encoder), std::move(decoder), std::move(discriminator));
+  Model model = Arch::template make<Loss>(flags, mnist.train, init_rng);
 
   typename Trainer::Options options;
   options.gamma = flags.gamma;
@@ -106,7 +131,7 @@ int run(const Flags& flags, const example::Ranks& ranks) {
   }
 
   std::ostringstream json;
-  json << "{\"model\":\"vaegan\",\"loss\":\"" << Loss::name << "\",\"epochs\":" << trainer.epochs_done() << ",\"ranks\":" << ranks.size()
+  json << "{\"model\":\"vaegan\",\"arch\":\"" << flags.arch << "\",\"loss\":\"" << Loss::name << "\",\"epochs\":" << trainer.epochs_done() << ",\"ranks\":" << ranks.size()
        << ",\"threads\":" << latent::num_threads() << ",\"batch\":" << flags.batch
        << ",\"train_examples\":" << mnist.train.size();
   for (const char* figure : {"train_kl", "train_feature_error", "train_g_loss", "train_d_loss", "train_d_real", "train_d_fake",
@@ -116,6 +141,13 @@ int run(const Flags& flags, const example::Ranks& ranks) {
        << ",\"sync_ms\":" << example::json_number(example::last_figure(history, "sync_ms")) << "}";
   std::cout << json.str() << std::endl;
   return 0;
+}
+
+template <class Arch>
+int run_with(const Flags& flags, const example::Ranks& ranks) {
+  if (flags.loss == "lsgan") return run<Arch, latent::LeastSquares>(flags, ranks);
+  if (flags.loss == "hinge") return run<Arch, latent::Hinge>(flags, ranks);
+  return run<Arch, latent::NonSaturatingBce>(flags, ranks);
 }
 
 }  // namespace
@@ -130,6 +162,12 @@ int main(int argc, char** argv) {
                "object with the figures."};
   example::add_common_flags(app, flags, "folder for PNG pictures (reconstructions, prior samples, interpolation) and history.csv",
                             "write prior samples to this IDX3 ubyte file at the end (for eval_samples)");
+  app.add_option("--arch", flags.arch,
+                 "the networks: mlp (above) or conv (28x28 images: encoder Conv2d 32x14x14, 64x7x7 (ReLU), Dense 400, the "
+                 "code; decoder Dense 400, 3136 as 64x7x7, ConvTranspose2d 32x14x14 (ReLU), 1x28x28 tanh; discriminator "
+                 "Conv2d 32x14x14, 64x7x7 (LeakyReLU 0.2) whose 3136 activations are the features, Dense 512, one score)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"mlp", "conv"}));
   app.add_option("--latent", flags.latent_size, "code dimensions")->capture_default_str()->check(CLI::Range(1, 1 << 16));
   app.add_option("--gamma", flags.gamma, "weight of the feature error in the decoder's loss, against the GAN loss")
       ->capture_default_str()
@@ -149,8 +187,6 @@ int main(int argc, char** argv) {
                  "classifier checkpoint of train_classifier for the mode-collapse monitor (default: nearest training image)");
   CLI11_PARSE(app, argc, argv);
   return example::run_training("vaegan_mnist", app, flags, [&](const example::Ranks& ranks) {
-    if (flags.loss == "lsgan") return run<latent::LeastSquares>(flags, ranks);
-    if (flags.loss == "hinge") return run<latent::Hinge>(flags, ranks);
-    return run<latent::NonSaturatingBce>(flags, ranks);
+    return flags.arch == "conv" ? run_with<ConvArch>(flags, ranks) : run_with<MlpVaeGan>(flags, ranks);
   });
 }

@@ -97,13 +97,17 @@ expect_exit 1 "3 labels for 20 samples" "$bin/eval_samples" --data "$work/data" 
 # VAE-GAN: pictures, samples, checkpoint and resume like the others.
 vaegan=("$bin/vaegan_mnist" --data "$work/data" --batch 50 --latent 4)
 expect_exit 0 "gamma" "$bin/vaegan_mnist" --help
-expect_exit 0 '"model":"vaegan","loss":"hinge","epochs":1' "${vaegan[@]}" --epochs 1 --out "$work/vaegan" --checkpoint "$work/vaegan.ckpt" \
+expect_exit 0 '"model":"vaegan","arch":"mlp","loss":"hinge","epochs":1' "${vaegan[@]}" --epochs 1 --out "$work/vaegan" --checkpoint "$work/vaegan.ckpt" \
   --samples-out "$work/vaegan-samples" --samples 30
 for f in reconstructions.png samples.png interpolation.png history.csv; do [ -s "$work/vaegan/$f" ] || fail "vaegan_mnist wrote no $f"; done
 [ "$(stat -c %s "$work/vaegan-samples")" -eq $((16 + 30 * 784)) ] || fail "vaegan samples file has the wrong size"
 expect_exit 0 "resumed from .* after epoch 1" "${vaegan[@]}" --epochs 2 --resume "$work/vaegan.ckpt"
 expect_exit 1 "does not fit" "$bin/vaegan_mnist" --data "$work/data" --batch 50 --latent 5 --epochs 2 --resume "$work/vaegan.ckpt"
 expect_exit 0 '"loss":"nonsaturating"' "${vaegan[@]}" --epochs 1 --loss nonsaturating --kl-weight 0.01
+expect_exit 0 '"arch":"conv"' "${vaegan[@]}" --epochs 1 --arch conv --out "$work/vaegan-conv" --checkpoint "$work/vaegan-conv.ckpt"
+[ -s "$work/vaegan-conv/samples.png" ] || fail "vaegan_mnist --arch conv wrote no samples.png"
+expect_exit 0 "resumed from .* after epoch 1" "${vaegan[@]}" --epochs 2 --arch conv --resume "$work/vaegan-conv.ckpt"
+expect_exit 1 "does not fit" "${vaegan[@]}" --epochs 2 --resume "$work/vaegan-conv.ckpt"
 
 # The quickstarts and the hand-written loop, as README quotes them: one epoch each.
 (cd "$work" && expect_exit 0 "test loss" "$bin/vae_quickstart" "$work/data" 1) || exit 1
@@ -137,4 +141,5 @@ write_set "$work/small" train 20 8
 write_set "$work/small" t10k 10 8
 expect_exit 1 "reads 28x28 images" "$bin/gan_mnist" --data "$work/small" --arch dcgan --epochs 1
 expect_exit 1 "reads 28x28 images" "$bin/vae_mnist" --data "$work/small" --arch conv --epochs 1
+expect_exit 1 "reads 28x28 images" "$bin/vaegan_mnist" --data "$work/small" --arch conv --epochs 1
 echo "examples: all checks passed"
