@@ -170,6 +170,22 @@ TEST_CASE("theory: with D = 1/2 everywhere the minimax value is -log 4, and G's 
   REQUIRE(nonsaturating_gradient > 0.99);
 }
 
+TEST_CASE("Gan::generate evaluates a large batch in blocks of columns, as one batch would", "[gan]") {
+  auto gan = make_mlp_gan<double, latent::NonSaturatingBce>({3, 8, 5}, {5, 8, 1}, 61);
+  const Matrix<double> z = test::random_matrix(3, 600, 62);  // blocks of 256, 256 and 88
+  Tape<double> tape;
+  const Matrix<double> whole = gan.generate(tape.constant(z)).value();
+  const Matrix<double> blocked = gan.generate(z);
+  REQUIRE(blocked.rows() == 5);
+  REQUIRE(blocked.cols() == 600);
+  REQUIRE((blocked - whole).cwiseAbs().maxCoeff() < 1e-12);
+  REQUIRE(gan.generate(Matrix<double>(3, 0)).cols() == 0);
+  const Matrix<double> ones = latent::evaluate_in_blocks(
+      z, Matrix<double>(Matrix<double>::Ones(2, 600)), [](Var<double> x, Var<double> c) { return latent::concat(x, c); }, 7);
+  REQUIRE(ones.bottomRows(2) == Matrix<double>::Ones(2, 600));
+  REQUIRE(ones.topRows(3) == z);
+}
+
 TEST_CASE("a Gan refuses networks that do not fit, a Discriminator more than one output", "[gan]") {
   latent::Rng rng(71);
   TestGenerator<float> generator({2, 4, 3}, rng);

@@ -185,8 +185,9 @@ class Gan : public Module<Gan<Generator, Discriminator, Loss, Noise>, contract::
     const EvaluationMode evaluation(generator_);
     const ParameterList<Scalar> params = generator_.parameters();
     const FrozenParameters<Scalar> frozen(params);
-    Tape<Scalar> tape;
-    return generate(tape.constant(z), condition.size() > 0 ? tape.constant(condition) : Var<Scalar>()).value();
+    return evaluate_in_blocks(z, condition, [this](Var<Scalar> z_block, Var<Scalar> condition_block) {
+      return generate(z_block, condition_block);
+    });
   }
 
   /// n samples of an unconditional GAN: z ~ Noise, then G(z).

@@ -98,8 +98,10 @@ class Vae : public Module<Vae<Encoder, Decoder, Likelihood, Prior>, contract::sc
   /// evaluation mode; decode, sample, reconstruct and interpolate use it.
   Matrix<Scalar> decoder_output(const Matrix<Scalar>& z, const Matrix<Scalar>& condition = Matrix<Scalar>()) {
     const EvaluationMode evaluation(*this);
-    Tape<Scalar> tape;
-    return decoder_(detail::with_condition(tape.constant(z), checked_condition(tape, "Vae::decode", z.cols(), condition))).value();
+    return evaluate_in_blocks(z, condition, [this, &z](Var<Scalar> z_block, Var<Scalar> condition_block) {
+      detail::check_condition("Vae::decode", classes_, condition_block.valid() ? z_block.cols() : z.cols(), condition_block);
+      return decoder_(detail::with_condition(z_block, condition_block));
+    });
   }
 
   /// The mean of p(x | z) (pixel intensities for Bernoulli).

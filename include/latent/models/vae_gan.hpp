@@ -132,8 +132,7 @@ class VaeGan : public Module<VaeGan<Encoder, Decoder, Discriminator, Loss, Prior
   /// Images for codes z (latent x batch), in evaluation mode.
   Matrix<Scalar> decode(const Matrix<Scalar>& z) {
     const EvaluationMode evaluation(decoder_);
-    Tape<Scalar> tape;
-    return decoder_(tape.constant(z)).value();
+    return evaluate_in_blocks(z, Matrix<Scalar>(), [this](Var<Scalar> z_block, Var<Scalar>) { return decoder_(z_block); });
   }
 
   /// decode(encode(x)).

@@ -13,14 +13,17 @@
 // network made of modules writes for_each_child(visit) instead, calling
 // visit(name, child) for each of them in a fixed order; its parameters,
 // buffers and mode changes are then its children's, names prefixed
-// "<name>." ("encoder.body.0.weight").
+// "<name>." ("encoder.body.0.weight"). evaluate_in_blocks runs an
+// evaluation over a large batch a block of columns at a time.
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <type_traits>
 #include <utility>
 
 #include "latent/autodiff/parameter.hpp"
+#include "latent/autodiff/tape.hpp"
 
 namespace latent {
 
@@ -157,5 +160,34 @@ class EvaluationMode : public ScopedMode<M> {
  public:
   explicit EvaluationMode(M& module) : ScopedMode<M>(module, false) {}
 };
+
+/// The result of `evaluate(x_block, condition_block)` on blocks of at
+/// most `block` columns of x (and of condition, unless it is empty), each
+/// recorded on the same tape after a reset, side by side: for evaluations
+/// that treat columns independently (evaluation mode). A model's whole
+/// export of 10000 samples at once made a DCGAN unfold 5 GB of
+/// convolution buffers; in blocks of 256 its run's peak memory is its
+/// training's. A condition whose column count differs from x's goes whole,
+/// for `evaluate` to refuse with its own message.
+template <class S, class Evaluate>
+Matrix<S> evaluate_in_blocks(const Matrix<S>& x, const Matrix<S>& condition, const Evaluate& evaluate, Index block = 256) {
+  const bool split = condition.size() == 0 || condition.cols() == x.cols();
+  const Index step = split ? std::max<Index>(block, 1) : std::max<Index>(x.cols(), 1);
+  Tape<S> tape;
+  Matrix<S> out;
+  Index begin = 0;
+  do {
+    const Index count = std::min(step, x.cols() - begin);
+    tape.reset();
+    const Var<S> x_block = tape.constant(x.middleCols(begin, count));
+    const Var<S> condition_block =
+        condition.size() == 0 ? Var<S>() : split ? tape.constant(condition.middleCols(begin, count)) : tape.constant(condition);
+    const Matrix<S>& y = evaluate(x_block, condition_block).value();
+    if (begin == 0) out.resize(y.rows(), x.cols());
+    out.middleCols(begin, count) = y;
+    begin += count;
+  } while (begin < x.cols());
+  return out;
+}
 
 }  // namespace latent
