@@ -110,6 +110,17 @@ TEST_CASE("a ProjectionDiscriminator scores head(h) + <E y, h>, names its embedd
       Catch::Contains("one output"));
 }
 
+TEST_CASE("FeatureDiscriminator refuses a head that does not score its features", "[layer][gan]") {
+  latent::Rng rng(14);
+  using Features = latent::Mlp<double, latent::LeakyReLU, latent::LeakyReLU>;
+  using Critic = latent::FeatureDiscriminator<Features>;
+  REQUIRE_NOTHROW(Critic(Features({4, 5}, rng), latent::Dense<double>(5, 1, rng)));
+  REQUIRE_THROWS_WITH(Critic(Features({4, 5}, rng), latent::Dense<double>(6, 1, rng)),
+                      Catch::Contains("FeatureDiscriminator") && Catch::Contains("5 wide") && Catch::Contains("reads 6"));
+  REQUIRE_THROWS_WITH(Critic(Features({4, 5}, rng), latent::Dense<double>(5, 2, rng)),
+                      Catch::Contains("FeatureDiscriminator") && Catch::Contains("one output") && Catch::Contains("has 2"));
+}
+
 TEST_CASE("stacks enumerate their parameters by name", "[layer]") {
   latent::Rng rng(6);
   latent::Mlp<float, latent::ReLU> mlp({784, 400, 20}, rng);

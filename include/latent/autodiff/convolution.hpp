@@ -13,9 +13,11 @@
 // col2im onto Y; its backward unfolds dY (im2col) and multiplies twice.
 //
 // Both fuse a bias and an activation (the backward derives the activation's
-// slope from the saved output, as `dense` does), keep their unfolded patches
-// in the node's buffers (no allocation once shapes repeat) and run their
-// products through gemm() (kept workspace, split over threads).
+// slope from the saved output, as `dense` does) and run their products
+// through gemm() (kept workspace, split over threads). The unfolded patches
+// are scratch, not saved state: they live in one buffer per thread (see
+// ConvScratch), and conv2d's backward unfolds its input again rather than
+// keep the forward's patches on the node.
 //
 // A filter's weights are ordered as a patch: weight (ky * kw + kx) * C + c of
 // a row of W reads channel c at window offset (ky, kx). (PyTorch orders them
@@ -249,6 +251,37 @@ void col2im(const ConvGeometry& g, const S* cols, Index batch, S* images) {
   });
 }
 
+/// The patches a convolution unfolds and their gradient, kept per thread
+/// rather than per node: they are needed only while one forward or backward
+/// runs, and per node they made a network's memory its convolutions times its
+/// tapes times their batches (a DCGAN trainer kept 4 tapes of ~40 MB each,
+/// and an evaluation at batch 500 another 160 MB). A thread keeps only its
+/// largest unfold; the buffers grow and are then reused, so a steady step
+/// allocates nothing. The price is a second im2col in conv2d's backward, one
+/// pass over memory beside the three products of the layer.
+template <class S>
+class ConvScratch {
+ public:
+  /// The patches, rows x cols, in the first buffer.
+  Eigen::Map<Matrix<S>> columns(Index rows, Index cols) { return view(columns_, rows, cols); }
+  /// Their gradient, rows x cols, in the second (a backward needs both at once).
+  Eigen::Map<Matrix<S>> column_gradients(Index rows, Index cols) { return view(gradients_, rows, cols); }
+
+ private:
+  static Eigen::Map<Matrix<S>> view(Vector<S>& buffer, Index rows, Index cols) {
+    if (buffer.size() < rows * cols) buffer.resize(rows * cols);
+    return Eigen::Map<Matrix<S>>(buffer.data(), rows, cols);
+  }
+  Vector<S> columns_, gradients_;
+};
+
+/// This thread's convolution scratch.
+template <class S>
+ConvScratch<S>& conv_scratch() {
+  thread_local ConvScratch<S> scratch;
+  return scratch;
+}
+
 /// A node's state: the geometry, the activation, and whether b is a parent.
 template <class Act>
 struct ConvState {
@@ -282,13 +315,17 @@ void conv2d_backward(Tape<S>& t, Node<S>& n) {
   const Index batch = n.value.cols();
   const auto dy = as_pixels(pre_activation_grad(state.act, n, n.workspace[0]), g.grid_channels);  // C_out x positions
   const Matrix<S>& w = t.parent_value(n, 0);
-  const Matrix<S>& cols = n.cache;
+  ConvScratch<S>& scratch = conv_scratch<S>();
+  const Index positions = g.positions(batch);
   accumulate_products(
-      t, n, double(w.rows()) * double(w.cols()) * double(cols.cols()),
-      [&] { accumulate_product(t, n, 0, dy, cols.transpose()); },
+      t, n, double(w.rows()) * double(w.cols()) * double(positions),
       [&] {
-        Matrix<S>& dcols = n.workspace[1];
-        dcols.resize(cols.rows(), cols.cols());
+        auto cols = scratch.columns(g.patch_size(), positions);
+        im2col(g, t.parent_value(n, 1).data(), batch, cols.data());
+        accumulate_product(t, n, 0, dy, cols.transpose());
+      },
+      [&] {
+        auto dcols = scratch.column_gradients(g.patch_size(), positions);
         gemm(dcols, w.transpose(), dy, false);
         col2im(g, dcols.data(), batch, t.gradient_to_add(n, 1)->data());
       });
@@ -303,8 +340,7 @@ void conv_transpose2d_backward(Tape<S>& t, Node<S>& n) {
   const Matrix<S>& dy = pre_activation_grad(state.act, n, n.workspace[0]);
   const Matrix<S>& w = t.parent_value(n, 0);
   const auto x = as_pixels(t.parent_value(n, 1), g.grid_channels);  // C_in x positions
-  Matrix<S>& dcols = n.workspace[1];
-  dcols.resize(g.patch_size(), g.positions(batch));
+  auto dcols = conv_scratch<S>().column_gradients(g.patch_size(), g.positions(batch));
   im2col(g, dy.data(), batch, dcols.data());
   accumulate_products(
       t, n, double(w.rows()) * double(w.cols()) * double(dcols.cols()),
@@ -332,15 +368,12 @@ Var<S> record_convolution(const Act& act, Var<S> w, Var<S> x, const Var<S>* b, c
     y.colwise() = b->value().col(0);
   else if (Transposed)
     y.setZero();
+  auto cols = conv_scratch<S>().columns(g.patch_size(), g.positions(batch));
   if constexpr (Transposed) {
     // The windows' contributions, then folded onto the (bias-filled) images.
-    Matrix<S>& cols = node.workspace[1];
-    cols.resize(g.patch_size(), g.positions(batch));
     gemm(cols, w.value().transpose(), as_pixels(x.value(), in.channels), false);
     col2im(g, cols.data(), batch, node.value.data());
   } else {
-    Matrix<S>& cols = node.cache;
-    cols.resize(g.patch_size(), g.positions(batch));
     im2col(g, x.value().data(), batch, cols.data());
     gemm(y, w.value(), cols, b != nullptr);
   }

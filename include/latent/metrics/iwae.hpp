@@ -11,6 +11,7 @@
 #include "latent/autodiff/losses.hpp"
 #include "latent/concepts.hpp"
 #include "latent/data/dataset.hpp"
+#include "latent/nn/module.hpp"
 #include "latent/random.hpp"
 
 namespace latent {
@@ -44,7 +45,7 @@ Matrix<typename Model::Scalar> importance_weighted_log_likelihood(Model& model, 
 /// The IWAE bound averaged over a data set (pixels scaled to [0, 1]), in nats per example.
 template <class Model>
 double importance_weighted_log_likelihood(Model& model, const data::Dataset& data, int samples, Rng& rng,
-                                          Index batch_size = 500) {
+                                          Index batch_size = kEvaluationBlock) {
   using S = typename Model::Scalar;
   double total = 0;
   data::BatchSampler sampler(data.size(), batch_size);

@@ -19,6 +19,22 @@
 
 namespace latent {
 
+namespace detail {
+
+/// Throws shape_error, naming the critic `model`, unless `head` reads what
+/// `features` writes and ends in one score per image.
+template <class Features, class Head>
+void check_score_head(const char* model, const Features& features, const Head& head) {
+  if (head.in_features() != features.out_features())
+    throw shape_error(std::string(model) + ": the features are " + std::to_string(features.out_features()) +
+                      " wide but the head reads " + std::to_string(head.in_features()));
+  if (head.out_features() != 1)
+    throw shape_error(std::string(model) + ": the head must end in one output (a score per image), it has " +
+                      std::to_string(head.out_features()));
+}
+
+}  // namespace detail
+
 template <class Body>
 class Discriminator : public WithBody<Discriminator<Body>, Body> {
   using Base = WithBody<Discriminator<Body>, Body>;
@@ -55,12 +71,7 @@ class FeatureDiscriminator : public Module<FeatureDiscriminator<Features, Head>,
   using Scalar = typename Features::Scalar;
 
   FeatureDiscriminator(Features features, Head head) : features_(std::move(features)), head_(std::move(head)) {
-    if (head_.in_features() != features_.out_features())
-      throw shape_error("FeatureDiscriminator: the features are " + std::to_string(features_.out_features()) +
-                        " wide but the head reads " + std::to_string(head_.in_features()));
-    if (head_.out_features() != 1)
-      throw shape_error("FeatureDiscriminator: the head must end in one output (a score per image), it has " +
-                        std::to_string(head_.out_features()));
+    detail::check_score_head("FeatureDiscriminator", features_, head_);
   }
   /// Builds the features from their sizes ({784, 512, 256}: image -> hidden
   /// features) and a head from the last size to one score.

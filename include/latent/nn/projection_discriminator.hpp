@@ -21,6 +21,7 @@
 #include "latent/autodiff/reduction.hpp"
 #include "latent/error.hpp"
 #include "latent/nn/dense.hpp"
+#include "latent/nn/discriminator.hpp"
 #include "latent/nn/init.hpp"
 #include "latent/nn/module.hpp"
 #include "latent/random.hpp"
@@ -38,12 +39,7 @@ class ProjectionDiscriminator : public Module<ProjectionDiscriminator<Features, 
   /// `classes` one-hot rows follow the images in every input.
   ProjectionDiscriminator(Features features, Head head, Index classes, Rng& rng, Init init = {})
       : features_(std::move(features)), head_(std::move(head)), embedding_(features_.out_features(), checked(classes)) {
-    if (head_.in_features() != features_.out_features())
-      throw shape_error("ProjectionDiscriminator: the features are " + std::to_string(features_.out_features()) +
-                        " wide but the head reads " + std::to_string(head_.in_features()));
-    if (head_.out_features() != 1)
-      throw shape_error("ProjectionDiscriminator: the head must end in one output (a score per image), it has " +
-                        std::to_string(head_.out_features()));
+    detail::check_score_head("ProjectionDiscriminator", features_, head_);
     init(embedding_.value, rng);
   }
 

@@ -151,7 +151,7 @@ class GanTrainer
   void evaluate_into(const data::Dataset& test, EpochRecord& record) {
     const EvaluationMode evaluation(model_);
     const FrozenParameters<Scalar> frozen(discriminator_params_);
-    data::BatchSampler sampler(test.size(), 500);
+    data::BatchSampler sampler(test.size(), kEvaluationBlock);
     RunningMeans means;
     for (const data::Batch& batch : sampler.epoch(0)) {
       const Slice slice = this->parallel().slice(batch.size());

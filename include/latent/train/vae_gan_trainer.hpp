@@ -160,7 +160,7 @@ class VaeGanTrainer : public EpochTrainer<VaeGanTrainer<Model, Optimizer, Lipsch
     const FrozenParameters<Scalar> frozen_discriminator(discriminator_params_);
     RunningMeans means;
     Rng rng(options_.seed, streams::evaluation_noise);
-    data::BatchSampler sampler(test.size(), 500);
+    data::BatchSampler sampler(test.size(), kEvaluationBlock);
     for (const data::Batch& batch : sampler.epoch(0)) {
       const Slice slice = this->parallel().slice(batch.size());
       evaluation_tape_.reset();

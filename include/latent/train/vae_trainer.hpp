@@ -87,7 +87,7 @@ class VaeTrainer : public EpochTrainer<VaeTrainer<Model, Optimizer, Objective>> 
   /// training, without updating anything: {loss, reconstruction, kl} in nats
   /// per example. Distributed, every rank calls it and evaluates its slice of
   /// each batch.
-  RunningMeans evaluate(const data::Dataset& data, Index batch_size = 1000) {
+  RunningMeans evaluate(const data::Dataset& data, Index batch_size = kEvaluationBlock) {
     const EvaluationMode evaluation(model_);
     RunningMeans means;
     data::BatchSampler sampler(data.size(), batch_size);
