@@ -126,7 +126,9 @@ BENCHMARK(BM_ConvGemms)->Apply(all_layers)->Unit(benchmark::kMicrosecond);
 
 // A layer's unfolding and folding: im2col of the image side (Conv2d's
 // forward, ConvTranspose2d's backward) and col2im back onto it (Conv2d's
-// input gradient, ConvTranspose2d's forward).
+// input gradient, ConvTranspose2d's forward). A Conv2d whose weights train
+// unfolds its input once more, in its backward (the patches are scratch, not
+// kept: autodiff/convolution.hpp).
 void BM_ConvUnfold(benchmark::State& state) {
   const bool transposed = state.range(6) != 0;
   const Index batch = state.range(7);

@@ -52,6 +52,18 @@ struct BatchNormState {
 
 enum BatchNormColumn : Index { kMean = 0, kInverseDeviation = 1, kVariance = 2, kScale = 3, kShift = 4, kCount = 5, kColumns = 6 };
 
+/// Per channel (row of a channels x columns array expression), the sum of
+/// its values, into `sums`. The loop runs over the columns: each is one
+/// pixel's channels, contiguous, so the sums run down them in vector
+/// registers. (Eigen's rowwise().sum() of an expression walks each row across
+/// the columns, a strided scalar load a value: a 64-channel BatchNorm's
+/// forward and backward took 14 ns a value.)
+template <class Values, class Sums>
+void channel_sums(const Values& values, Sums&& sums) {
+  sums.setZero();
+  for (Index j = 0; j < values.cols(); ++j) sums.array() += values.col(j);
+}
+
 template <class S, class Act>
 void batch_norm_backward(Tape<S>& t, Node<S>& n) {
   const auto state = n.template load<BatchNormState<Act>>();
@@ -67,8 +79,15 @@ void batch_norm_backward(Tape<S>& t, Node<S>& n) {
   // into a fresh temporary on every backward.
   Matrix<S>& sums = n.workspace[1];
   sums.resize(channels, 4);
-  sums.col(0) = dz.rowwise().sum();
-  sums.col(1) = (dz.array() * x_hat).rowwise().sum().matrix();
+  {
+    auto dz_sum = sums.col(0).array(), dz_x_hat_sum = sums.col(1).array();
+    dz_sum.setZero();
+    dz_x_hat_sum.setZero();
+    for (Index j = 0; j < dz.cols(); ++j) {  // both sums in one pass, column by column (see channel_sums)
+      dz_sum += dz.col(j).array();
+      dz_x_hat_sum += dz.col(j).array() * x_hat.col(j);
+    }
+  }
   if (t.parent_requires_grad(n, 0)) {
     if (state.batch_statistics) {
       const S inverse_count = S(1) / n.cache(0, kCount);  // all ranks' values per channel
@@ -93,7 +112,7 @@ void batch_norm_backward(Tape<S>& t, Node<S>& n) {
 template <class S, class Values>
 void group_row_means(const Values& values, Communicator& group, double count, Matrix<S>& scratch,
                      Eigen::Block<Matrix<S>, Eigen::Dynamic, 1, true> result) {
-  scratch.col(0) = values.rowwise().sum().matrix();
+  channel_sums(values, scratch.col(0));
   group.sum(scratch.col(0).data(), scratch.rows());
   result = scratch.col(0) / S(count);
 }
@@ -140,8 +159,10 @@ Var<S> record_batch_norm(const Act& act, Var<S> x, Var<S> gamma, Var<S> beta, In
     group_row_means((xs.colwise() - saved.col(kMean).array()).square(), *group, count, scratch, saved.col(kVariance));
   } else {
     // Two passes (mean, then squared deviations): no cancellation in float.
-    saved.col(kMean) = xs.rowwise().mean().matrix();
-    saved.col(kVariance) = (xs.colwise() - saved.col(kMean).array()).square().rowwise().mean().matrix();
+    channel_sums(xs, saved.col(kMean));
+    saved.col(kMean) /= S(count);
+    channel_sums((xs.colwise() - saved.col(kMean).array()).square(), saved.col(kVariance));
+    saved.col(kVariance) /= S(count);
   }
   saved.col(kCount).setConstant(S(count));
   saved.col(kInverseDeviation) = (saved.col(kVariance).array() + S(epsilon)).rsqrt().matrix();
