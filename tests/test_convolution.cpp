@@ -91,7 +91,9 @@ const std::vector<Case>& conv_cases() {
       {{3, 7, 5}, 2, Kernel(3, 2).stride(2), 3},
       {{2, 6, 5}, 2, Kernel(2, 3).stride(2).padding(1), 1},
       {{2, 5, 5}, 3, Kernel(4).stride(2).padding(1).bias(false), 3},
-      {{1, 3, 3}, 2, Kernel(3), 3},  // the window covers the image: a 1x1 output
+      {{1, 3, 3}, 2, Kernel(3), 3},  // the window covers the image: a 1x1 output, the patches are the images
+      {{2, 3, 3}, 2, Kernel(3).bias(false), 1},
+      {{1, 3, 3}, 2, Kernel(5).padding(1), 3},  // one window again, but over padding: unfolded
   };
   return cases;
 }
@@ -104,6 +106,8 @@ const std::vector<Case>& transposed_cases() {
       {{2, 3, 3}, 2, Kernel(3).stride(2).padding(1).output_padding(1), 1},
       {{2, 2, 3}, 2, Kernel(4, 3).stride(2, 3).padding(1, 0).output_padding(1, 2).bias(false), 3},
       {{3, 1, 1}, 2, Kernel(4), 3},  // a DCGAN generator's first layer: noise as 1x1 images
+      {{3, 1, 1}, 2, Kernel(2, 3).bias(false), 1},
+      {{2, 1, 1}, 2, Kernel(3).padding(1), 3},  // a 1x1 output of a padded window: folded
   };
   return cases;
 }

@@ -168,9 +168,8 @@ Var<S> record_batch_norm(const Act& act, Var<S> x, Var<S> gamma, Var<S> beta, In
   saved.col(kInverseDeviation) = (saved.col(kVariance).array() + S(epsilon)).rsqrt().matrix();
   saved.col(kScale) = gamma.value().cwiseProduct(saved.col(kInverseDeviation));
   saved.col(kShift) = beta.value() - saved.col(kMean).cwiseProduct(saved.col(kScale));
-  auto y = as_pixels(node.value, channels).array();
-  y = (xs.colwise() * saved.col(kScale).array()).colwise() + saved.col(kShift).array();
-  if constexpr (!Act::is_identity) y = act.apply(y);
+  // The affine map and the activation in one pass.
+  as_pixels(node.value, channels).array() = act.apply((xs.colwise() * saved.col(kScale).array()).colwise() + saved.col(kShift).array());
   return out;
 }
 

@@ -133,6 +133,13 @@ struct ConvGeometry {
   Index patch_size() const { return Index(image_channels) * kernel_height * kernel_width; }
   /// Window positions in a batch: grid_height * grid_width * batch.
   Index positions(Index batch) const { return Index(grid_height) * grid_width * batch; }
+  /// Whether unfolding changes nothing: one window covering the whole
+  /// unpadded image (a DCGAN critic's last layer, its generator's first), so
+  /// that the patches are the images themselves and the layer is a dense one.
+  bool unfold_is_identity() const {
+    return grid_height == 1 && grid_width == 1 && kernel_height == image_height && kernel_width == image_width &&
+           padding_height == 0 && padding_width == 0;
+  }
 
  private:
   static void check(const char* op, const ImageShape& in, Index out_channels, const Kernel& k) {
@@ -293,6 +300,15 @@ ConvScratch<S>& conv_scratch() {
   return scratch;
 }
 
+/// The images (g.image() x batch, at `images`) unfolded: the images
+/// themselves where unfolding changes nothing, else `buffer` filled by im2col.
+template <class S>
+Eigen::Map<const Matrix<S>> unfolded(const ConvGeometry& g, const S* images, Index batch, Eigen::Map<Matrix<S>> buffer) {
+  if (g.unfold_is_identity()) return Eigen::Map<const Matrix<S>>(images, g.patch_size(), g.positions(batch));
+  im2col(g, images, batch, buffer.data());
+  return Eigen::Map<const Matrix<S>>(buffer.data(), buffer.rows(), buffer.cols());
+}
+
 /// A node's state: the geometry, the activation, and whether b is a parent.
 template <class Act>
 struct ConvState {
@@ -331,11 +347,14 @@ void conv2d_backward(Tape<S>& t, Node<S>& n) {
   accumulate_products(
       t, n, double(w.rows()) * double(w.cols()) * double(positions),
       [&] {
-        auto cols = scratch.columns(g.patch_size(), positions);
-        im2col(g, t.parent_value(n, 1).data(), batch, cols.data());
+        const auto cols = unfolded(g, t.parent_value(n, 1).data(), batch, scratch.columns(g.patch_size(), positions));
         accumulate_product(t, n, 0, dy, cols.transpose());
       },
       [&] {
+        if (g.unfold_is_identity()) {
+          accumulate_product(t, n, 1, w.transpose(), dy);
+          return;
+        }
         auto dcols = scratch.column_gradients(g.patch_size(), positions);
         gemm(dcols, w.transpose(), dy, false);
         col2im(g, dcols.data(), batch, t.gradient_to_add(n, 1)->data());
@@ -351,8 +370,8 @@ void conv_transpose2d_backward(Tape<S>& t, Node<S>& n) {
   const Matrix<S>& dy = pre_activation_grad(state.act, n, n.workspace[0]);
   const Matrix<S>& w = t.parent_value(n, 0);
   const auto x = as_pixels(t.parent_value(n, 1), g.grid_channels);  // C_in x positions
-  auto dcols = conv_scratch<S>().column_gradients(g.patch_size(), g.positions(batch));
-  im2col(g, dy.data(), batch, dcols.data());
+  const auto dcols =
+      unfolded(g, dy.data(), batch, conv_scratch<S>().column_gradients(g.patch_size(), g.positions(batch)));
   accumulate_products(
       t, n, double(w.rows()) * double(w.cols()) * double(dcols.cols()),
       [&] { accumulate_product(t, n, 0, x, dcols.transpose()); },
@@ -375,18 +394,20 @@ Var<S> record_convolution(const Act& act, Var<S> w, Var<S> x, const Var<S>* b, c
   Node<S>& node = tape.node(result);
   node.store(ConvState<Act>{g, act, b != nullptr});
   auto y = as_pixels(node.value, out.channels);
-  if (b)
-    y.colwise() = b->value().col(0);
-  else if (Transposed)
-    y.setZero();
-  auto cols = conv_scratch<S>().columns(g.patch_size(), g.positions(batch));
+  if (b) y.colwise() = b->value().col(0);
+  auto buffer = conv_scratch<S>().columns(g.patch_size(), g.positions(batch));
   if constexpr (Transposed) {
-    // The windows' contributions, then folded onto the (bias-filled) images.
-    gemm(cols, w.value().transpose(), as_pixels(x.value(), in.channels), false);
-    col2im(g, cols.data(), batch, node.value.data());
+    const auto x_pixels = as_pixels(x.value(), in.channels);
+    if (g.unfold_is_identity()) {
+      gemm(node.value, w.value().transpose(), x_pixels, b != nullptr);  // the windows are the images
+    } else {
+      // The windows' contributions, then folded onto the (bias-filled) images.
+      if (!b) y.setZero();
+      gemm(buffer, w.value().transpose(), x_pixels, false);
+      col2im(g, buffer.data(), batch, node.value.data());
+    }
   } else {
-    im2col(g, x.value().data(), batch, cols.data());
-    gemm(y, w.value(), cols, b != nullptr);
+    gemm(y, w.value(), unfolded(g, x.value().data(), batch, buffer), b != nullptr);
   }
   if constexpr (!Act::is_identity) node.value.array() = act.apply(node.value.array());
   return result;
