@@ -53,7 +53,7 @@ cmake --build "$build" --target vae_mnist gan_mnist -j "$(nproc)"
 if [ -z "$mpiexec" ]; then
   mpiexec="mpiexec"
   # Open MPI: ranks may outnumber cores; root in containers; no cross-process mapping there.
-  if mpiexec --version 2>/dev/null | grep -q "Open MPI"; then
+  if mpiexec --version 2>/dev/null | grep -qiE "Open MPI|OpenRTE|open-mpi"; then
     mpiexec="mpiexec --oversubscribe --bind-to none"
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
     export OMPI_MCA_btl_vader_single_copy_mechanism=${OMPI_MCA_btl_vader_single_copy_mechanism:-none}

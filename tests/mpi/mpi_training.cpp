@@ -10,6 +10,12 @@
 //   latent_mpi_training resume DIR  a run checkpointed after epoch 2 and resumed
 //                                   (rank 1 never sees the file) continues bit for
 //                                   bit like one that never stopped
+//   latent_mpi_training sums        Communicator's sums, through shared memory (the
+//                                   default with every rank on one machine) and through
+//                                   MPI (LATENT_MPI_SHARED_SUMS=0): floats and doubles,
+//                                   empty to larger than the shared segments, many in
+//                                   flight, waited for out of order, rounds enough to
+//                                   wrap the segments' rings; exact sums, on every rank
 //   latent_mpi_training fail        rank 1 fails after epoch 1, while rank 0 goes on
 //                                   into the next step's sums: the job must end with
 //                                   a message naming rank 1 (tests/mpi/expect_failure.sh)
@@ -24,6 +30,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -115,9 +122,64 @@ void check_equivalence(latent::mpi::Communicator& world, const char* name, const
         require(print == prints[0], std::string(name) + ": after step " + std::to_string(step + 1) + " the ranks' parameters differ");
     }
     if (world.rank() == 0)
-      std::printf("ok: %s, global batch %ld on %d ranks: %d steps within %.2g (relative) of one process, ranks bit for bit equal\n",
-                  name, static_cast<long>(batch), world.size(), kSteps, worst);
+      std::printf(
+          "ok: %s, global batch %ld on %d ranks, sums through %s: %d steps within %.2g (relative) of one process, ranks bit for "
+          "bit equal\n",
+          name, static_cast<long>(batch), world.size(), world.shares_memory() ? "shared memory" : "MPI", kSteps, worst);
   }
+}
+
+/// Rank r's value i: (i % 1000 + 1) (r + 1), so that every sum is exact.
+template <class S>
+void fill_for_rank(std::vector<S>& values, int rank) {
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<S>((i % 1000 + 1) * static_cast<std::size_t>(rank + 1));
+}
+
+template <class S>
+void require_sums(const std::vector<S>& values, int ranks, const std::string& what) {
+  const std::size_t factor = static_cast<std::size_t>(ranks * (ranks + 1) / 2);
+  for (std::size_t i = 0; i < values.size(); ++i)
+    require(values[i] == static_cast<S>((i % 1000 + 1) * factor),
+            what + ": value " + std::to_string(i) + " of " + std::to_string(values.size()) + " is " + std::to_string(values[i]) +
+                ", want " + std::to_string((i % 1000 + 1) * factor));
+}
+
+void check_sums(latent::mpi::Communicator& comm, const std::string& path) {
+  // Sizes from empty to over the shared segments (8 MiB a rank for 2 ranks).
+  const std::vector<std::size_t> float_sizes = {0, 1, 3, 17, 1000, 65537, 327680, 3000000};
+  const std::vector<std::size_t> double_sizes = {2, 4099, 200000};
+  for (int round = 0; round < 6; ++round) {  // 6 rounds of about 7 MB a rank: the rings wrap
+    std::vector<std::vector<float>> floats;
+    std::vector<std::vector<double>> doubles;
+    std::vector<latent::Communicator::Request> requests;
+    for (std::size_t k = 0; k < float_sizes.size(); ++k) {
+      floats.emplace_back(float_sizes[k]);
+      fill_for_rank(floats.back(), comm.rank());
+      if (k < double_sizes.size()) {
+        doubles.emplace_back(double_sizes[k]);
+        fill_for_rank(doubles.back(), comm.rank());
+      }
+    }
+    // All in flight at once, floats and doubles interleaved, as a step's buckets are.
+    for (std::size_t k = 0; k < floats.size(); ++k) {
+      requests.push_back(comm.start_sum(floats[k].data(), static_cast<Index>(floats[k].size())));
+      if (k < doubles.size()) requests.push_back(comm.start_sum(doubles[k].data(), static_cast<Index>(doubles[k].size())));
+    }
+    // Waited for newest first in even rounds, tested oldest first in odd ones.
+    if (round % 2 == 0) {
+      for (std::size_t k = requests.size(); k-- > 0;) comm.wait(requests[k]);
+    } else {
+      for (auto request : requests)
+        while (!comm.test(request)) {
+        }
+    }
+    const std::string what = path + ", round " + std::to_string(round + 1);
+    for (const auto& values : floats) require_sums(values, comm.size(), what + ", floats");
+    for (const auto& values : doubles) require_sums(values, comm.size(), what + ", doubles");
+  }
+  if (comm.rank() == 0)
+    std::printf("ok: sums through %s on %d ranks: floats and doubles of 0 to 3000000 values, many in flight, exact\n", path.c_str(),
+                comm.size());
 }
 
 void check_resume(latent::mpi::Communicator& world, const std::string& folder) {
@@ -167,15 +229,27 @@ int main(int argc, char** argv) {
   try {
     if (world.size() < 2) throw Failure("needs 2 or more ranks (start with mpiexec -n 2), got " + std::to_string(world.size()));
     if (mode == "vae") {
-      check_equivalence<Vae>(world, "VAE", make_vae, [](Vae& vae) { return VaeTrainer(vae); });
+      const auto make_trainer = [](Vae& vae) { return VaeTrainer(vae); };
+      check_equivalence<Vae>(world, "VAE", make_vae, make_trainer);
+      setenv("LATENT_MPI_SHARED_SUMS", "0", 1);
+      latent::mpi::Communicator through_mpi;
+      check_equivalence<Vae>(through_mpi, "VAE", make_vae, make_trainer);
     } else if (mode == "gan") {
       check_equivalence<Gan>(world, "GAN", make_gan, make_gan_trainer);
     } else if (mode == "resume" && argc > 2) {
       check_resume(world, argv[2]);
+    } else if (mode == "sums") {
+      // ctest starts every rank on this machine: the default is shared memory.
+      require(world.shares_memory(), "the ranks of one machine do not sum through shared memory");
+      check_sums(world, "shared memory");
+      setenv("LATENT_MPI_SHARED_SUMS", "0", 1);
+      latent::mpi::Communicator through_mpi;
+      require(!through_mpi.shares_memory(), "LATENT_MPI_SHARED_SUMS=0 did not turn the shared-memory sums off");
+      check_sums(through_mpi, "MPI_Iallreduce");
     } else if (mode == "fail") {
       check_failure(world);
     } else {
-      throw Failure("usage: latent_mpi_training vae | gan | resume FOLDER | fail");
+      throw Failure("usage: latent_mpi_training vae | gan | sums | resume FOLDER | fail");
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: rank %d of %d: %s\n", dynamic_cast<const Failure*>(&e) ? "FAILED" : "latent_mpi_training",

@@ -12,6 +12,12 @@
 //     trainer.fit(train, test, options);
 //   }
 //
+// When every rank runs on one machine, sums of floats and doubles go through
+// memory the ranks share (mpi_shared_sums.hpp: each rank sums a part, with no
+// copies through the MPI library's buffers), unless LATENT_MPI_SHARED_SUMS=0;
+// across machines, and for sums larger than the shared segments, they are
+// MPI_Iallreduce. Either way every rank ends with the same bits.
+//
 // Every wait has a time limit (LATENT_MPI_TIMEOUT seconds in the
 // environment, else 300; 0 waits forever): a rank whose partners stopped
 // without the launcher noticing throws latent::error naming itself and what it
@@ -25,15 +31,20 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "latent/distributed/communicator.hpp"
+#include "latent/distributed/mpi_shared_sums.hpp"
 #include "latent/error.hpp"
 
 namespace latent::mpi {
@@ -101,12 +112,15 @@ class Communicator final : public latent::Communicator {
     MPI_Comm_size(machine, &local_size_);
     MPI_Comm_rank(machine, &local_rank_);
     MPI_Comm_free(&machine);
+    share_memory_if_one_machine();
   }
 
   ~Communicator() override {
     int finalized = 0;
     MPI_Finalized(&finalized);
-    if (!finalized) MPI_Comm_free(&comm_);
+    if (finalized) return;
+    shared_sums_.reset();  // collective, like the communicator's end
+    MPI_Comm_free(&comm_);
   }
   Communicator(const Communicator&) = delete;
   Communicator& operator=(const Communicator&) = delete;
@@ -117,6 +131,9 @@ class Communicator final : public latent::Communicator {
   int local_size() const { return local_size_; }
   int local_rank() const { return local_rank_; }
   MPI_Comm handle() const { return comm_; }
+  /// Whether sums go through memory shared by the ranks (all on one machine)
+  /// rather than through MPI_Iallreduce.
+  bool shares_memory() const { return shared_sums_ != nullptr; }
 
   Request start_sum(float* values, Index count) override { return start_sum_of(values, count, MPI_FLOAT, "a sum of floats"); }
   Request start_sum(double* values, Index count) override { return start_sum_of(values, count, MPI_DOUBLE, "a sum of doubles"); }
@@ -125,29 +142,17 @@ class Communicator final : public latent::Communicator {
   bool test(Request request) override {
     Slot& slot = slots_.at(static_cast<std::size_t>(request));
     int done = 0;
-    detail::check(MPI_Testall(static_cast<int>(slot.requests.size()), slot.requests.data(), &done, MPI_STATUSES_IGNORE), "MPI_Testall");
+    if (slot.shared)
+      done = shared_sums_->advance(slot.ticket);
+    else
+      detail::check(MPI_Testall(static_cast<int>(slot.requests.size()), slot.requests.data(), &done, MPI_STATUSES_IGNORE),
+                    "MPI_Testall");
     if (done) slot.busy = false;
     return done != 0;
   }
 
   void wait(Request request) override {
-    const auto start = std::chrono::steady_clock::now();
-    double waited = 0;
-    for (unsigned spins = 1;; ++spins) {
-      if (test(request)) return;
-      // Spin while the others are a moment away; past a millisecond they are
-      // late (their core busy with another process, say): then sleep between
-      // tests, so as not to take the core from a rank that shares it.
-      if (spins % 256 == 0) waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (waited > 1e-3) std::this_thread::sleep_for(std::chrono::microseconds(50));
-      if (spins % 256 == 0 && timeout_seconds_ > 0) {
-        if (waited > timeout_seconds_)
-          throw error("latent::mpi: rank " + std::to_string(rank_) + " of " + std::to_string(size_) + " waited " +
-                      std::to_string(static_cast<long>(waited)) + " s for the other ranks to join " +
-                      slots_[static_cast<std::size_t>(request)].what +
-                      "; one of them may have stopped or hung (LATENT_MPI_TIMEOUT sets the limit in seconds)");
-      }
-    }
+    wait_until([&] { return test(request); }, slots_.at(static_cast<std::size_t>(request)).what);
   }
 
   void broadcast(std::vector<std::uint8_t>& bytes) override {
@@ -200,11 +205,57 @@ class Communicator final : public latent::Communicator {
     std::vector<MPI_Request> requests;
     const char* what = "";
     bool busy = false;
+    bool shared = false;  // a sum through shared memory, numbered `ticket`
+    detail::SharedSums::Ticket ticket = 0;
   };
+
+  /// Returns once done() holds; throws latent::error naming this rank and
+  /// `what` past the time limit.
+  void wait_until(const std::function<bool()>& done, const char* what) const {
+    const auto start = std::chrono::steady_clock::now();
+    double waited = 0;
+    for (unsigned spins = 1;; ++spins) {
+      if (done()) return;
+      // Spin while the others are a moment away; past a millisecond they are
+      // late (their core busy with another process, say): then sleep between
+      // tests, so as not to take the core from a rank that shares it.
+      if (spins % 256 == 0) waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (waited > 1e-3) std::this_thread::sleep_for(std::chrono::microseconds(50));
+      if (spins % 256 == 0 && timeout_seconds_ > 0) {
+        if (waited > timeout_seconds_)
+          throw error("latent::mpi: rank " + std::to_string(rank_) + " of " + std::to_string(size_) + " waited " +
+                      std::to_string(static_cast<long>(waited)) + " s for the other ranks to join " + what +
+                      "; one of them may have stopped or hung (LATENT_MPI_TIMEOUT sets the limit in seconds)");
+      }
+    }
+  }
+
+  /// Sets up the shared-memory sums when every rank is on this machine and
+  /// no rank's environment says LATENT_MPI_SHARED_SUMS=0 (the ranks agree).
+  void share_memory_if_one_machine() {
+    if (size_ < 2 || local_size_ != size_) return;
+    const char* setting = std::getenv("LATENT_MPI_SHARED_SUMS");
+    int wanted = setting != nullptr && std::strcmp(setting, "0") == 0 ? 0 : 1;
+    int all_want = 0;
+    detail::check(MPI_Allreduce(&wanted, &all_want, 1, MPI_INT, MPI_MIN, comm_), "MPI_Allreduce");
+    if (!all_want) return;
+    // Enough for a step's gradient sums in flight (larger sums take MPI):
+    // 8 MiB a rank, less with many ranks (/dev/shm is often small in containers).
+    const Index capacity = std::clamp<Index>((Index(32) << 20) / size_, Index(512) << 10, Index(8) << 20);
+    shared_sums_ = detail::SharedSums::create(comm_, capacity, [this](const std::function<bool()>& done, const char* what) {
+      wait_until(done, what);
+    });
+  }
 
   template <class S>
   Request start_sum_of(S* values, Index count, MPI_Datatype type, const char* what) {
     const Request request = free_slot(what);
+    if (shared_sums_ && shared_sums_->fits(count * Index(sizeof(S)))) {
+      Slot& slot = slots_[static_cast<std::size_t>(request)];
+      slot.shared = true;
+      slot.ticket = shared_sums_->start(values, count);
+      return request;
+    }
     for (Index at = 0; at < count; at += static_cast<Index>(kChunk)) {
       const int piece = static_cast<int>(std::min<Index>(static_cast<Index>(kChunk), count - at));
       MPI_Request r;
@@ -231,6 +282,7 @@ class Communicator final : public latent::Communicator {
     slots_[k].requests.clear();
     slots_[k].what = what;
     slots_[k].busy = true;
+    slots_[k].shared = false;
     return static_cast<Request>(k);
   }
 
@@ -241,6 +293,7 @@ class Communicator final : public latent::Communicator {
   int local_rank_ = 0;
   double timeout_seconds_;
   std::vector<Slot> slots_;
+  std::unique_ptr<detail::SharedSums> shared_sums_;
 };
 
 }  // namespace latent::mpi
