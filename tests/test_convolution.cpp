@@ -209,6 +209,56 @@ TEMPLATE_TEST_CASE("gradcheck: conv2d and conv_transpose2d fused with an activat
 
 namespace {
 
+// A convolution's output and the gradients of <output, weights> with
+// respect to W, x and b, for the given values.
+std::vector<Matrix<double>> output_and_gradients(const ConvGeometry& g, bool transposed, const std::vector<Matrix<double>>& values,
+                                                 const Matrix<double>& weights) {
+  std::vector<latent::Parameter<double>> params;
+  for (const auto& value : values) params.emplace_back(value);
+  Tape<double> tape;
+  Vars v;
+  for (auto& p : params) v.push_back(tape.leaf(p));
+  const Var<double> y = conv_op(g, v, true, transposed, latent::Tanh{});
+  tape.backward(latent::sum(latent::mul(y, tape.constant(weights))));
+  std::vector<Matrix<double>> results = {y.value()};
+  for (const auto& p : params) results.push_back(p.grad);
+  return results;
+}
+
+}  // namespace
+
+TEST_CASE("a batch unfolded a block of images at a time gives what its images give one by one", "[conv]") {
+  // Images large enough that their patches fill several blocks
+  // (detail::over_unfold_blocks), and a batch of two full blocks and one image.
+  for (bool transposed : {false, true}) {
+    CAPTURE(transposed);
+    const auto g = transposed ? ConvGeometry::transposed("test", {16, 16, 16}, 8, Kernel(4).stride(2).padding(1))
+                              : ConvGeometry::convolution("test", {8, 16, 16}, 4, Kernel(3).padding(1));
+    const Index image_bytes = g.patch_size() * g.positions(1) * Index(sizeof(double));
+    const Index block = std::max<Index>(1, latent::detail::kUnfoldBlockBytes * latent::num_threads() / image_bytes);
+    const Index batch = 2 * block + 1;
+    CAPTURE(block, batch);
+    const ImageShape in = transposed ? g.grid() : g.image(), out = transposed ? g.image() : g.grid();
+    const std::vector<Matrix<double>> values = {test::random_matrix(g.grid_channels, g.patch_size(), 21),
+                                                test::random_matrix(in.size(), batch, 22),
+                                                test::random_matrix(out.channels, 1, 23)};
+    const Matrix<double> weights = test::random_matrix(out.size(), batch, 24);
+    const auto whole = output_and_gradients(g, transposed, values, weights);
+    Matrix<double> dw = Matrix<double>::Zero(values[0].rows(), values[0].cols()), db = Matrix<double>::Zero(values[2].rows(), 1);
+    for (Index b = 0; b < batch; ++b) {
+      const auto one = output_and_gradients(g, transposed, {values[0], values[1].col(b), values[2]}, weights.col(b));
+      REQUIRE(whole[0].col(b).isApprox(one[0], 1e-12));
+      REQUIRE(whole[2].col(b).isApprox(one[2], 1e-12));
+      dw += one[1];
+      db += one[3];
+    }
+    REQUIRE(whole[1].isApprox(dw, 1e-12));
+    REQUIRE(whole[3].isApprox(db, 1e-12));
+  }
+}
+
+namespace {
+
 // The shared layer test of test_nn_layers.cpp, for images: d(projected
 // output) w.r.t. every parameter and the input.
 template <class Layer>
