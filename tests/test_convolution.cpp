@@ -235,7 +235,8 @@ TEST_CASE("a batch unfolded a block of images at a time gives what its images gi
     const auto g = transposed ? ConvGeometry::transposed("test", {16, 16, 16}, 8, Kernel(4).stride(2).padding(1))
                               : ConvGeometry::convolution("test", {8, 16, 16}, 4, Kernel(3).padding(1));
     const Index image_bytes = g.patch_size() * g.positions(1) * Index(sizeof(double));
-    const Index block = std::max<Index>(1, latent::detail::kUnfoldBlockBytes * latent::num_threads() / image_bytes);
+    const Index block = std::max({Index(1), latent::detail::kUnfoldBlockBytes * latent::num_threads() / image_bytes,
+                                  (latent::detail::kMinBlockPatches + g.positions(1) - 1) / g.positions(1)});
     const Index batch = 2 * block + 1;
     CAPTURE(block, batch);
     const ImageShape in = transposed ? g.grid() : g.image(), out = transposed ? g.image() : g.grid();
