@@ -94,6 +94,10 @@ const std::vector<Case>& conv_cases() {
       {{1, 3, 3}, 2, Kernel(3), 3},  // the window covers the image: a 1x1 output, the patches are the images
       {{2, 3, 3}, 2, Kernel(3).bias(false), 1},
       {{1, 3, 3}, 2, Kernel(5).padding(1), 3},  // one window again, but over padding: unfolded
+      // Kernel rows of more than detail::kShortRun values (width x channels):
+      // unfolded window by window, the others a kernel row at a time.
+      {{6, 5, 4}, 2, Kernel(3).stride(2).padding(1), 3},
+      {{9, 4, 5}, 2, Kernel(2, 2), 1},
   };
   return cases;
 }
@@ -108,6 +112,7 @@ const std::vector<Case>& transposed_cases() {
       {{3, 1, 1}, 2, Kernel(4), 3},  // a DCGAN generator's first layer: noise as 1x1 images
       {{3, 1, 1}, 2, Kernel(2, 3).bias(false), 1},
       {{2, 1, 1}, 2, Kernel(3).padding(1), 3},  // a 1x1 output of a padded window: folded
+      {{2, 3, 3}, 6, Kernel(3).stride(2).padding(1), 3},  // image rows of 18 values
   };
   return cases;
 }

@@ -32,6 +32,8 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "latent/autodiff/linear.hpp"
 #include "latent/image_shape.hpp"
@@ -203,6 +205,68 @@ void for_each_window_run(const ConvGeometry& g, Index gy, Index gx, const Visit&
   }
 }
 
+/// The longest kernel row (kernel width x channels values) that unfolds and
+/// folds through short_run_windows: a first layer's 1 channel, a last
+/// layer's, an RGB image's 3.
+constexpr Index kShortRun = 16;
+
+/// im2col (Fold false: columns = image's windows) or col2im (Fold true:
+/// image += columns) of one image whose kernel rows are Run values long. Such
+/// rows cost more to find than to copy when taken a window at a time (a
+/// 1-channel layer moved a value per nanosecond, a 64-channel one ten), so
+/// they go a kernel row at a time across a grid row: a window's row that lies
+/// inside the image, nearly all of them, is Run values copied with no
+/// clipping, in a loop whose length the compiler knows. A pixel's grid row
+/// fixes its kernel row, so col2im adds each pixel's terms in the same order
+/// as window by window: the same sums, bit for bit.
+template <Index Run, bool Fold, class Image, class Columns>
+void short_run_windows(const ConvGeometry& g, Image image, Columns columns) {
+  using S = std::remove_const_t<std::remove_pointer_t<Image>>;
+  const Index channels = g.image_channels, width = g.image_width, patch = g.patch_size();
+  for (Index gy = 0; gy < g.grid_height; ++gy)
+    for (Index ky = 0; ky < g.kernel_height; ++ky) {
+      const Index y = gy * g.stride_height - g.padding_height + ky;
+      const bool row_inside = y >= 0 && y < g.image_height;
+      Columns column = columns + gy * g.grid_width * patch + ky * Run;
+      for (Index gx = 0; gx < g.grid_width; ++gx, column += patch) {
+        const Index x0 = gx * g.stride_width - g.padding_width;
+        const Index at = (y * width + x0) * channels;  // of the row's first value, were it inside
+        if (row_inside && x0 >= 0 && x0 + g.kernel_width <= width) {
+          for (Index k = 0; k < Run; ++k) {
+            if constexpr (Fold)
+              image[at + k] += column[k];
+            else
+              column[k] = image[at + k];
+          }
+          continue;
+        }
+        for (Index k = 0; k < Run; ++k) {
+          const Index x = x0 + k / channels;
+          const bool inside = row_inside && x >= 0 && x < width;
+          if constexpr (Fold) {
+            if (inside) image[at + k] += column[k];
+          } else {
+            column[k] = inside ? image[at + k] : S(0);
+          }
+        }
+      }
+    }
+}
+
+/// short_run_windows for this geometry's run length, if it is one of Runs;
+/// false (nothing done) otherwise.
+template <bool Fold, class Image, class Columns, Index... Runs>
+bool short_run_windows(const ConvGeometry& g, Image image, Columns columns, std::integer_sequence<Index, Runs...>) {
+  const Index run = Index(g.kernel_width) * g.image_channels;
+  return ((run == Runs && (short_run_windows<Runs, Fold>(g, image, columns), true)) || ...);
+}
+
+template <bool Fold, class Image, class Columns>
+bool short_run_windows(const ConvGeometry& g, Image image, Columns columns) {
+  using Runs = std::make_integer_sequence<Index, kShortRun + 1>;
+  return short_run_windows<Fold>(g, image, columns, Runs{});
+}
+
 /// Runs work(first, count) over image ranges that cover 0 .. batch - 1, split
 /// over latent's threads when the unfolded patches are large enough.
 template <class Work>
@@ -224,6 +288,7 @@ void im2col(const ConvGeometry& g, const S* images, Index batch, S* cols) {
   over_images(g, batch, [&](Index first, Index count) {
     for (Index b = first; b < first + count; ++b) {
       const S* image = images + b * image_size;
+      if (short_run_windows<false>(g, image, cols + b * grid * patch)) continue;
       for (Index gy = 0; gy < g.grid_height; ++gy)
         for (Index gx = 0; gx < g.grid_width; ++gx) {
           S* column = cols + ((b * grid) + gy * g.grid_width + gx) * patch;
@@ -255,6 +320,7 @@ void col2im(const ConvGeometry& g, const S* cols, Index batch, S* images) {
   over_images(g, batch, [&](Index first, Index count) {
     for (Index b = first; b < first + count; ++b) {
       S* image = images + b * image_size;
+      if (short_run_windows<true>(g, image, cols + b * grid * patch)) continue;
       for (Index gy = 0; gy < g.grid_height; ++gy)
         for (Index gx = 0; gx < g.grid_width; ++gx) {
           const S* column = cols + ((b * grid) + gy * g.grid_width + gx) * patch;
