@@ -182,6 +182,18 @@ struct ConvGeometry {
 
 namespace detail {
 
+/// The kernel columns [begin, end) of the window at grid column gx that lie
+/// inside the image (begin >= end when none do). The one clipping rule of
+/// im2col and col2im, whichever path unfolds a geometry.
+struct KernelColumns {
+  Index begin, end;
+  bool whole(const ConvGeometry& g) const { return begin == 0 && end == g.kernel_width; }
+};
+inline KernelColumns inside_kernel_columns(const ConvGeometry& g, Index gx) {
+  const Index x0 = gx * g.stride_width - g.padding_width;
+  return {std::max<Index>(0, -x0), std::min<Index>(g.kernel_width, g.image_width - x0)};
+}
+
 /// Calls visit(patch_row, image_offset, count) for every run of a window that
 /// lies inside the image, and zero(patch_row, count) for every run over the
 /// padding, for the window at grid position (gy, gx): the runs of one kernel
@@ -191,7 +203,7 @@ template <class Visit, class Zero>
 void for_each_window_run(const ConvGeometry& g, Index gy, Index gx, const Visit& visit, const Zero& zero) {
   const Index channels = g.image_channels, width = g.image_width, run = Index(g.kernel_width) * channels;
   const Index x0 = gx * g.stride_width - g.padding_width;
-  const Index kx_begin = std::max<Index>(0, -x0), kx_end = std::min<Index>(g.kernel_width, width - x0);
+  const auto [kx_begin, kx_end] = inside_kernel_columns(g, gx);
   for (Index ky = 0; ky < g.kernel_height; ++ky) {
     const Index y = gy * g.stride_height - g.padding_height + ky;
     const Index row = ky * run;
@@ -231,7 +243,8 @@ void short_run_windows(const ConvGeometry& g, Image image, Columns columns) {
       for (Index gx = 0; gx < g.grid_width; ++gx, column += patch) {
         const Index x0 = gx * g.stride_width - g.padding_width;
         const Index at = (y * width + x0) * channels;  // of the row's first value, were it inside
-        if (row_inside && x0 >= 0 && x0 + g.kernel_width <= width) {
+        const KernelColumns inside_columns = inside_kernel_columns(g, gx);
+        if (row_inside && inside_columns.whole(g)) {
           for (Index k = 0; k < Run; ++k) {
             if constexpr (Fold)
               image[at + k] += column[k];
@@ -240,9 +253,9 @@ void short_run_windows(const ConvGeometry& g, Image image, Columns columns) {
           }
           continue;
         }
+        const Index inside_begin = inside_columns.begin * channels, inside_end = inside_columns.end * channels;
         for (Index k = 0; k < Run; ++k) {
-          const Index x = x0 + k / channels;
-          const bool inside = row_inside && x >= 0 && x < width;
+          const bool inside = row_inside && k >= inside_begin && k < inside_end;
           if constexpr (Fold) {
             if (inside) image[at + k] += column[k];
           } else {
@@ -253,18 +266,18 @@ void short_run_windows(const ConvGeometry& g, Image image, Columns columns) {
     }
 }
 
-/// short_run_windows for this geometry's run length, if it is one of Runs;
-/// false (nothing done) otherwise.
-template <bool Fold, class Image, class Columns, Index... Runs>
-bool short_run_windows(const ConvGeometry& g, Image image, Columns columns, std::integer_sequence<Index, Runs...>) {
+/// short_run_windows for this geometry's run length, if it is one of
+/// RunsLess1 + 1; false (nothing done) otherwise.
+template <bool Fold, class Image, class Columns, Index... RunsLess1>
+bool short_run_windows(const ConvGeometry& g, Image image, Columns columns,
+                       std::integer_sequence<Index, RunsLess1...>) {
   const Index run = Index(g.kernel_width) * g.image_channels;
-  return ((run == Runs && (short_run_windows<Runs, Fold>(g, image, columns), true)) || ...);
+  return ((run == RunsLess1 + 1 && (short_run_windows<RunsLess1 + 1, Fold>(g, image, columns), true)) || ...);
 }
 
 template <bool Fold, class Image, class Columns>
 bool short_run_windows(const ConvGeometry& g, Image image, Columns columns) {
-  using Runs = std::make_integer_sequence<Index, kShortRun + 1>;
-  return short_run_windows<Fold>(g, image, columns, Runs{});
+  return short_run_windows<Fold>(g, image, columns, std::make_integer_sequence<Index, kShortRun>{});
 }
 
 /// Runs work(first, count) over image ranges that cover 0 .. batch - 1, split
