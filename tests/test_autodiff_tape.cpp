@@ -204,6 +204,47 @@ TEST_CASE("bce_with_logits is finite and exact at logits of +-1e4", "[tape][loss
   REQUIRE(l.grad(1, 0) == Approx(0.5f));
 }
 
+TEST_CASE("float log(1 + x) on [0, 1] is within 2.5e-7 of double's, packet by packet and one by one", "[loss]") {
+  constexpr int kSteps = 1 << 20;
+  Eigen::ArrayXf x(kSteps + 1);
+  for (int i = 0; i <= kSteps; ++i) x(i) = static_cast<float>(i) / kSteps;
+  x(0) = 1e-30f;
+  const Eigen::ArrayXf packets = x.unaryExpr(latent::detail::Log1pOfUnit<float>());
+  double worst_packet = 0, worst_scalar = 0;
+  for (int i = 0; i <= kSteps; ++i) {
+    const double exact = std::log1p(static_cast<double>(x(i)));
+    worst_packet = std::max(worst_packet, std::abs(packets(i) - exact) / exact);
+    worst_scalar = std::max(worst_scalar, std::abs(latent::detail::Log1pOfUnit<float>()(x(i)) - exact) / exact);
+  }
+  REQUIRE(worst_packet <= 2.5e-7);
+  REQUIRE(worst_scalar <= 2.5e-7);
+}
+
+TEST_CASE("bce_with_logits in float is within a few ulps of double, and its gradient the sigmoid", "[tape][loss]") {
+  // Float takes its own log(1 + e^{-|l|}) (detail::Log1pOfUnit): every
+  // logit's loss term and sigmoid are checked against double's std::log1p.
+  std::vector<float> values{0.0f, 1e-30f, -1e-30f, 1e-7f, -1e-7f, 0.5f, -0.5f, 1.0f, -1.0f, 3.0f, -3.0f, 17.0f, -17.0f, 88.0f, -88.0f, 1e4f, -1e4f};
+  for (int i = 0; i < 400; ++i) values.push_back(-20.0f + 0.1f * static_cast<float>(i));
+  const latent::Index n = static_cast<latent::Index>(values.size());
+  Matrix<float> logits(n, 1), targets(n, 1);
+  for (latent::Index i = 0; i < n; ++i) {
+    logits(i, 0) = values[static_cast<std::size_t>(i)];
+    targets(i, 0) = static_cast<float>(i % 3) / 2;
+  }
+  const auto terms = latent::formula::bce_with_logits(logits.array(), targets.array()).eval();
+  Tape<float> tape;
+  latent::Parameter<float> l(logits);
+  tape.backward(latent::bce_with_logits(tape.leaf(l), tape.constant(targets)));
+  for (latent::Index i = 0; i < n; ++i) {
+    const double x = logits(i, 0), t = targets(i, 0);
+    const double term = std::max(x, 0.0) - x * t + std::log1p(std::exp(-std::abs(x)));
+    const double sigmoid = 1 / (1 + std::exp(-x));
+    INFO("logit " << x << ", target " << t);
+    REQUIRE(terms(i, 0) == Approx(term).epsilon(4e-7).margin(1e-37));
+    REQUIRE(l.grad(i, 0) == Approx(sigmoid - t).epsilon(4e-7).margin(1e-7));
+  }
+}
+
 TEST_CASE("softmax_cross_entropy matches its formula and stays finite at huge logits", "[loss]") {
   Tape<double> tape;
   Matrix<double> logits(3, 2);

@@ -78,7 +78,7 @@ class VaeTrainer : public EpochTrainer<VaeTrainer<Model, Optimizer, Objective>> 
     const double loss = detail::global_backward(gradients_, this->parallel(), slice, tape_, local_loss);
     if (!std::isfinite(loss)) return loss;  // leave the parameters as they were
     if (options_.lr_schedule) optimizer_.lr = static_cast<Scalar>(options_.lr_schedule(this->steps_done_));
-    const double norm = detail::update(optimizer_, params_, options_.clip_norm);
+    const double norm = detail::update(optimizer_, params_, options_.clip_norm, detail::NormReport::when_clipping);
     if (options_.clip_norm > 0) means.add("grad_norm", norm, slice.share());
     return loss;
   }
