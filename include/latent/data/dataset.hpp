@@ -91,15 +91,8 @@ class Dataset {
     if (out.rows() != features() || out.cols() != count)
       throw shape_error("Dataset::fill_batch: destination is " + shape_string(out) + ", a batch of " +
                         std::to_string(count) + " images is " + shape_string(features(), count));
-    // A shuffled batch's images lie anywhere in the set, each a cache miss
-    // away: the image kPrefetchAhead columns on is requested while this one
-    // converts.
-    constexpr Index kPrefetchAhead = 2;
-    auto ahead = std::begin(indices);
-    for (Index k = 0; k < kPrefetchAhead && ahead != std::end(indices); ++k) prefetch_image(*ahead++);
     Index column = 0;
     for (const auto index : indices) {
-      if (ahead != std::end(indices)) prefetch_image(*ahead++);
       const Eigen::Map<const Eigen::Array<std::uint8_t, Eigen::Dynamic, 1>> bytes(image(static_cast<Index>(index)),
                                                                                   features());
       out.col(column++).array() = bytes.template cast<S>() * static_cast<S>(Scaling::scale) +
@@ -116,21 +109,6 @@ class Dataset {
   }
 
  private:
-  /// Asks the cache for image i's bytes (nothing for an index out of range:
-  /// image() reports it when it is read).
-  template <class I>
-  void prefetch_image(I i) const {
-#if defined(__GNUC__)
-    const auto at = static_cast<Index>(i);
-    if (at < 0 || at >= size()) return;
-    constexpr Index kCacheLine = 64;
-    const std::uint8_t* bytes = pixels_.data() + at * features();
-    for (Index offset = 0; offset < features(); offset += kCacheLine) __builtin_prefetch(bytes + offset);
-#else
-    (void)i;
-#endif
-  }
-
   void check_index(Index i, const char* what) const {
     if (i < 0 || i >= size())
       throw error("Dataset: " + std::string(what) + " " + std::to_string(i) + " requested, the dataset holds " +
