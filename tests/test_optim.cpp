@@ -2,6 +2,7 @@
 // equations, and an MLP trained with the core on a real small problem.
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "helpers.hpp"
 
@@ -66,6 +67,38 @@ TEST_CASE("Sgd with and without momentum", "[optim]") {
     p.grad(0, 0) = 1.0;
     sgd.step({&p});
     REQUIRE(p.value(0, 0) == Approx(1.0 - 0.1 * (1.0 + 0.9)));
+  }
+}
+
+TEMPLATE_TEST_CASE("a step that clears the gradients as it goes equals a step and zero_grad", "[optim]", latent::Adam<float>,
+                   latent::Sgd<float>) {
+  // Big enough for several pieces and both threads' shares.
+  const auto make = [] {
+    std::vector<latent::Parameter<float>> params;
+    params.emplace_back(test::random_matrix(300, 200, 1).cast<float>());
+    params.emplace_back(test::random_matrix(7, 1, 2).cast<float>());
+    return params;
+  };
+  auto kept = make(), cleared = make();
+  TestType keeping(0.01f), clearing(0.01f);
+  const auto list = [](std::vector<latent::Parameter<float>>& params) {
+    latent::ParameterList<float> pointers;
+    for (auto& p : params) pointers.push_back(&p);
+    return pointers;
+  };
+  for (std::uint64_t step = 0; step < 3; ++step) {
+    std::vector<Matrix<float>> grads;
+    for (std::size_t i = 0; i < kept.size(); ++i) {
+      grads.push_back(test::random_matrix(kept[i].value.rows(), kept[i].value.cols(), 10 + step).template cast<float>());
+      kept[i].grad = cleared[i].grad = grads.back();
+    }
+    keeping.step(list(kept));
+    clearing.step(list(cleared), latent::AfterStep::clear_grads);
+    for (std::size_t i = 0; i < kept.size(); ++i) {
+      REQUIRE(cleared[i].value == kept[i].value);
+      REQUIRE(kept[i].grad == grads[i]);
+      REQUIRE((cleared[i].grad.array() == 0.0f).all());
+    }
   }
 }
 

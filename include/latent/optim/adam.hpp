@@ -15,13 +15,14 @@ class Adam : public SlotOptimizer<S, 2> {
   explicit Adam(S lr = S(1e-3), S beta1 = S(0.9), S beta2 = S(0.999), S eps = S(1e-8), S weight_decay = S(0))
       : lr(lr), beta1(beta1), beta2(beta2), eps(eps), weight_decay(weight_decay) {}
 
-  /// One update of every parameter from its grad (grads are left as they are).
-  void step(const ParameterList<S>& params) {
+  /// One update of every parameter from its grad (grads are left as they
+  /// are, or cleared: AfterStep).
+  void step(const ParameterList<S>& params, AfterStep after = AfterStep::keep_grads) {
     this->bind(params);
     const auto t = static_cast<double>(++this->steps_);
     const S step_size = lr / S(1 - std::pow(double(beta1), t));
     const S inv_sqrt_bias2 = S(1 / std::sqrt(1 - std::pow(double(beta2), t)));
-    detail::for_each_piece(params, [&](std::size_t i, Index begin, Index count) {
+    this->update_pieces(params, after, [&](std::size_t i, Index begin, Index count) {
       auto w = detail::piece(params[i]->value, begin, count);
       const auto g = detail::piece(params[i]->grad, begin, count);
       auto m = detail::piece(this->slots_[0][i], begin, count);

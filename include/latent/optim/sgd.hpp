@@ -13,10 +13,12 @@ class Sgd : public SlotOptimizer<S, 1> {
     if (nesterov && momentum <= S(0)) throw error("Sgd: Nesterov momentum needs momentum > 0");
   }
 
-  void step(const ParameterList<S>& params) {
+  /// One update of every parameter from its grad (grads are left as they
+  /// are, or cleared: AfterStep).
+  void step(const ParameterList<S>& params, AfterStep after = AfterStep::keep_grads) {
     this->bind(params);
     ++this->steps_;
-    detail::for_each_piece(params, [&](std::size_t i, Index begin, Index count) {
+    this->update_pieces(params, after, [&](std::size_t i, Index begin, Index count) {
       auto w = detail::piece(params[i]->value, begin, count);
       const auto g = detail::piece(params[i]->grad, begin, count);
       if (momentum == S(0)) {

@@ -18,6 +18,7 @@
 #include "latent/error.hpp"
 #include "latent/models/gan_loss.hpp"
 #include "latent/optim/clip.hpp"
+#include "latent/optim/optimizer.hpp"
 #include "latent/train/history.hpp"
 
 namespace latent::detail {
@@ -80,8 +81,12 @@ double update(Optimizer& optimizer, const ParameterList<S>& params, double clip_
   const double norm = clip_norm > 0                      ? clip_grad_norm(params, clip_norm)
                       : report == NormReport::always ? grad_norm(params)
                                                      : std::numeric_limits<double>::quiet_NaN();
-  optimizer.step(params);
-  zero_grad(params);
+  if constexpr (steps_clearing_grads<Optimizer, S>::value) {
+    optimizer.step(params, AfterStep::clear_grads);
+  } else {
+    optimizer.step(params);
+    zero_grad(params);
+  }
   return norm;
 }
 
