@@ -181,6 +181,29 @@ void BM_BceWithLogits(benchmark::State& state) {
 }
 BENCHMARK(BM_BceWithLogits)->ArgNames({"features", "batch", "backward"})->ArgsProduct({{784}, {32, 128, 512}, {0, 1}});
 
+// A training batch of shuffled images converted to floats (the step
+// benchmarks' images: MNIST when it is there), one batch after another
+// through epochs, as a trainer reads them: each image a cache miss away.
+void BM_FillBatch(benchmark::State& state) {
+  const latent::data::Dataset& images = latent_bench::training_images();
+  const Index batch_size = state.range(0);
+  latent::data::BatchSampler sampler(images.size(), batch_size, latent::data::Shuffle{1}, latent::data::LastBatch::drop);
+  Matrix batch(images.features(), batch_size);
+  WallRates rates(state, 0, static_cast<double>(batch_size));
+  std::uint64_t epoch = 0;
+  latent::data::BatchSampler::Epoch batches = sampler.epoch(epoch);
+  Index next = 0;
+  for (auto _ : state) {
+    if (next == batches.size()) {
+      batches = sampler.epoch(++epoch);  // timed too, as in a trainer: once in 468 batches
+      next = 0;
+    }
+    images.fill_batch(batch, batches[next++]);
+    benchmark::DoNotOptimize(batch.data());
+  }
+}
+BENCHMARK(BM_FillBatch)->ArgName("batch")->Arg(128)->Unit(benchmark::kMicrosecond);
+
 // The KL term of the ELBO: latent x batch mu and logvar.
 void BM_KlStandardNormal(benchmark::State& state) {
   const Index latent_size = state.range(0), batch = state.range(1);
