@@ -123,9 +123,8 @@ class Dataset {
     const std::uint8_t* bytes = pixels_.data() + at * features();
     for (Index offset = 0; offset < features(); offset += kCacheLine) {
       __builtin_prefetch(bytes + offset);
-      // GCC deletes a loop of prefetches alone at -O1 and -O2 (it has no
-      // effect the compiler keeps); an empty asm that takes the address
-      // keeps it.
+      // GCC deletes a loop of prefetches alone (at -O1 to -O3 here: to it the
+      // loop has no effect); an empty asm that takes the address keeps it.
       __asm__ __volatile__("" : : "r"(bytes + offset));
     }
 #else
