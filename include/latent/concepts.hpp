@@ -48,6 +48,8 @@
 //     L::name (const char*), L::uses_labels (bool), L::takes_input_gradients (bool)
 //   Optimizer: o.step(params); o.state_tensors() -> std::vector<NamedTensor<S>>;
 //     o.steps(), o.set_steps(n); a member lr (a trainer's schedule writes it).
+//     Optional: o.step(params, AfterStep::clear_grads), which the trainers
+//     then call instead of a step and zero_grad (optim/optimizer.hpp).
 #pragma once
 
 #include <cstdint>
