@@ -182,16 +182,17 @@ struct ConvGeometry {
 
 namespace detail {
 
-/// The kernel columns [begin, end) of the window at grid column gx that lie
-/// inside the image (begin >= end when none do). The one clipping rule of
-/// im2col and col2im, whichever path unfolds a geometry.
+/// The window at grid column gx: its first image column x0 (negative over
+/// the padding) and the kernel columns [begin, end) that lie inside the image
+/// (begin >= end when none do). The one clipping rule of im2col and col2im,
+/// whichever path unfolds a geometry.
 struct KernelColumns {
-  Index begin, end;
+  Index x0, begin, end;
   bool whole(const ConvGeometry& g) const { return begin == 0 && end == g.kernel_width; }
 };
 inline KernelColumns inside_kernel_columns(const ConvGeometry& g, Index gx) {
   const Index x0 = gx * g.stride_width - g.padding_width;
-  return {std::max<Index>(0, -x0), std::min<Index>(g.kernel_width, g.image_width - x0)};
+  return {x0, std::max<Index>(0, -x0), std::min<Index>(g.kernel_width, g.image_width - x0)};
 }
 
 /// Calls visit(patch_row, image_offset, count) for every run of a window that
@@ -202,8 +203,7 @@ inline KernelColumns inside_kernel_columns(const ConvGeometry& g, Index gx) {
 template <class Visit, class Zero>
 void for_each_window_run(const ConvGeometry& g, Index gy, Index gx, const Visit& visit, const Zero& zero) {
   const Index channels = g.image_channels, width = g.image_width, run = Index(g.kernel_width) * channels;
-  const Index x0 = gx * g.stride_width - g.padding_width;
-  const auto [kx_begin, kx_end] = inside_kernel_columns(g, gx);
+  const auto [x0, kx_begin, kx_end] = inside_kernel_columns(g, gx);
   for (Index ky = 0; ky < g.kernel_height; ++ky) {
     const Index y = gy * g.stride_height - g.padding_height + ky;
     const Index row = ky * run;
@@ -241,9 +241,8 @@ void short_run_windows(const ConvGeometry& g, Image image, Columns columns) {
       const bool row_inside = y >= 0 && y < g.image_height;
       Columns column = columns + gy * g.grid_width * patch + ky * Run;
       for (Index gx = 0; gx < g.grid_width; ++gx, column += patch) {
-        const Index x0 = gx * g.stride_width - g.padding_width;
-        const Index at = (y * width + x0) * channels;  // of the row's first value, were it inside
         const KernelColumns inside_columns = inside_kernel_columns(g, gx);
+        const Index at = (y * width + inside_columns.x0) * channels;  // of the row's first value, were it inside
         if (row_inside && inside_columns.whole(g)) {
           for (Index k = 0; k < Run; ++k) {
             if constexpr (Fold)
