@@ -4,7 +4,10 @@
 // times slower on common CPUs; training loses nothing by flushing them. The
 // trainers hold one of these for the duration of fit(), and a hand-written
 // training loop can hold one too; the previous mode is restored when the
-// guard ends. Elsewhere than x86 (no MXCSR) the guard does nothing.
+// guard ends. Elsewhere than x86 (no MXCSR) the guard does nothing. The mode
+// belongs to a thread; latent's pool workers take on the mode of the thread
+// that hands them a share (threads.hpp), so a split op flushes as the whole
+// op would.
 #pragma once
 
 #if defined(__SSE__) || defined(_M_X64)
@@ -13,6 +16,30 @@
 #endif
 
 namespace latent {
+
+namespace detail {
+
+/// The calling thread's floating-point control bits (MXCSR's rounding,
+/// flushing and exception masks on x86; 0 elsewhere), without its sticky
+/// exception flags.
+inline unsigned float_control() {
+#ifdef LATENT_HAS_MXCSR
+  return _mm_getcsr() & ~0x3fu;
+#else
+  return 0;
+#endif
+}
+
+/// Gives the calling thread these control bits (from float_control()).
+inline void set_float_control(unsigned control) {
+#ifdef LATENT_HAS_MXCSR
+  _mm_setcsr((_mm_getcsr() & 0x3fu) | control);
+#else
+  (void)control;
+#endif
+}
+
+}  // namespace detail
 
 class ScopedFlushDenormals {
  public:

@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "latent/denormals.hpp"
 #include "latent/error.hpp"
 #include "latent/matrix.hpp"
 
@@ -76,33 +77,44 @@ class ThreadPool {
   template <class Task>
   void run(int shares, const Task& task) {
     std::unique_lock<std::mutex> caller(caller_mutex_, std::defer_lock);
-    if (shares <= 1 || in_task() || shares > kMaxShares || !caller.try_lock()) {
+    if (shares <= 1 || in_task() || !caller.try_lock()) {
       for (int share = 0; share < shares; ++share) task(share);
       return;
     }
-    start_workers(shares - 1);
-    Job job{&task, &call<Task>, {0}};
+    const int slots = std::min(shares, kSlots);
+    start_workers(slots - 1);
+    Job job{&task, &call<Task>, shares, float_control(), {0}};
     job_.store(&job, std::memory_order_relaxed);
     const std::uint32_t tag = ++tag_;
     {
       // Under the sleepers' mutex, so that a worker about to sleep sees the job.
       const std::lock_guard<std::mutex> lock(sleep_mutex_);
-      work_.store(word(tag, shares, 0), std::memory_order_release);
+      work_.store(word(tag, unused_slots(slots)), std::memory_order_release);
     }
     wake_.notify_all();
     in_task() = true;
-    run_shares(tag);
+    run_slots(tag, 0);
     in_task() = false;
-    for (unsigned spins = 1; job.done.load(std::memory_order_acquire) < shares; ++spins) pause(spins);
+    for (unsigned spins = 1; job.done.load(std::memory_order_acquire) < slots; ++spins) pause(spins);
   }
 
  private:
-  static constexpr int kMaxShares = 0xffff;
+  // Shares are claimed in slots, at most kSlots (slot k runs shares k,
+  // k + kSlots, ...). Thread k (the caller is thread 0, the k-th worker
+  // thread k) claims slot k first: a job that splits the same data as the
+  // last one (an optimizer's parameters, a layer's output rows) then finds
+  // each part in the cache of the thread that last wrote it. Writing to cache
+  // lines that another core holds costs several times a write to one's own
+  // (README: Speed). Then each thread claims whatever slot is left, so that a
+  // worker slow to wake costs its share, not a wait.
+  static constexpr int kSlots = 32;
 
   struct Job {
     const void* task;
     void (*call)(const void* task, int share);
-    std::atomic<int> done;
+    int shares;
+    unsigned float_control;  // the caller's, for the workers (denormals.hpp)
+    std::atomic<int> done;   // slots
   };
 
   template <class Task>
@@ -110,15 +122,17 @@ class ThreadPool {
     (*static_cast<const Task*>(task))(share);
   }
 
-  // The work word: the job's tag (32 bits), its share count and the next
-  // unclaimed share (16 bits each). Claiming a share is one compare-exchange,
-  // which also proves the job is still the tagged one (and alive).
-  static std::uint64_t word(std::uint32_t tag, int shares, int next) {
-    return (std::uint64_t(tag) << 32) | (std::uint64_t(shares) << 16) | std::uint64_t(next);
+  // The work word: the job's tag (32 bits) and its slots' claims (a bit per
+  // slot; the bits of slots it does not have are set). Claiming a slot is
+  // one compare-exchange, which also proves the job is still the tagged one
+  // (and alive).
+  static std::uint64_t word(std::uint32_t tag, std::uint32_t claimed) {
+    return (std::uint64_t(tag) << 32) | std::uint64_t(claimed);
   }
   static std::uint32_t tag_of(std::uint64_t w) { return static_cast<std::uint32_t>(w >> 32); }
-  static int shares_of(std::uint64_t w) { return static_cast<int>((w >> 16) & 0xffff); }
-  static int next_of(std::uint64_t w) { return static_cast<int>(w & 0xffff); }
+  static std::uint32_t claimed_of(std::uint64_t w) { return static_cast<std::uint32_t>(w); }
+  // The claim bits of a job of `slots` slots before any is claimed.
+  static std::uint32_t unused_slots(int slots) { return slots >= kSlots ? 0 : ~std::uint32_t(0) << slots; }
 
   static bool& in_task() {
     thread_local bool inside = false;
@@ -141,30 +155,49 @@ class ThreadPool {
       cpu_relax();
   }
 
-  // Claims and runs the shares of job `tag` until none is left.
-  void run_shares(std::uint32_t tag) {
+  // The slot thread `self` claims next of those not claimed (`free`, not 0):
+  // its own if free, else the first free one.
+  static int pick_slot(std::uint32_t free, int self) {
+    if (self < kSlots && ((free >> self) & 1u)) return self;
+    int slot = 0;
+    while (((free >> slot) & 1u) == 0) ++slot;
+    return slot;
+  }
+
+  // Claims and runs slots of job `tag`, as thread `self`, until none is left.
+  void run_slots(std::uint32_t tag, int self) {
     std::uint64_t w = work_.load(std::memory_order_acquire);
-    while (tag_of(w) == tag && next_of(w) < shares_of(w)) {
-      if (!work_.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
-      // The claimed share keeps the job from completing, so job_ is this job's.
+    while (tag_of(w) == tag && claimed_of(w) != ~std::uint32_t(0)) {
+      const int slot = pick_slot(~claimed_of(w), self);
+      if (!work_.compare_exchange_weak(w, w | (std::uint64_t(1) << slot), std::memory_order_acq_rel,
+                                       std::memory_order_acquire))
+        continue;
+      // The claimed slot keeps the job from completing, so job_ is this job's.
       Job& job = *job_.load(std::memory_order_relaxed);
-      job.call(job.task, next_of(w));
+      if (self != 0 && float_control() != job.float_control) set_float_control(job.float_control);
+      for (int share = slot; share < job.shares; share += kSlots) job.call(job.task, share);
       job.done.fetch_add(1, std::memory_order_release);
       w = work_.load(std::memory_order_acquire);
     }
   }
 
   void start_workers(int count) {
-    while (static_cast<int>(workers_.size()) < count) workers_.emplace_back([this] { work(); });
+    while (static_cast<int>(workers_.size()) < count) {
+      const int self = static_cast<int>(workers_.size()) + 1;
+      workers_.emplace_back([this, self] { work(self); });
+    }
   }
 
-  void work() {
+  // Worker `self` (1, 2, ...): takes part in the jobs with a free slot from
+  // its own on, so that a job of fewer slots than workers stays on the
+  // threads that ran the last one like it (the caller runs what is left).
+  void work(int self) {
     in_task() = true;
     std::uint32_t seen = tag_.load();
     for (;;) {
       const std::uint32_t tag = wait_for_job(seen);
       if (stopping_.load()) return;
-      run_shares(tag);
+      if (self < kSlots && (~claimed_of(work_.load(std::memory_order_acquire)) >> self) != 0) run_slots(tag, self);
       seen = tag;
     }
   }
