@@ -52,12 +52,13 @@ struct Results {
   Matrix<float> y, dw, db, dx;
 };
 
-// y = relu(W x + b) for a layer large enough to be split, then the gradients
+// y = act(W x + b) for a layer large enough to be split, then the gradients
 // of sum(y .* y + y) with x used twice (so dX gets a first and a second contribution).
+template <class Act = latent::ReLU>
 Results dense_step(Index in, Index out, Index batch, int threads) {
   latent::set_num_threads(threads);
   latent::Rng rng(5);
-  latent::Dense<float, latent::ReLU> layer(in, out, rng);
+  latent::Dense<float, Act> layer(in, out, rng);
   Matrix<float> x_value(in, batch);
   rng.fill_uniform(x_value, -1, 1);
   Tape<float> tape;
@@ -67,6 +68,8 @@ Results dense_step(Index in, Index out, Index batch, int threads) {
   tape.backward(latent::sum(latent::mul(y, y2) + y));
   return {y.value(), layer.weight.grad, layer.bias.grad, x.grad()};
 }
+
+Results affine_step(int threads) { return dense_step<latent::Identity>(784, 400, 128, threads); }
 
 void require_close(const Matrix<float>& a, const Matrix<float>& b) {
   REQUIRE(a.rows() == b.rows());
@@ -92,6 +95,15 @@ TEST_CASE("threads: split products equal one-thread products", "[threads]") {
       SECTION("input gradient (a node's: assigns, then adds)") { require_close(split.dx, one.dx); }
     }
   }
+}
+
+TEST_CASE("threads: a split layer without activation (affine) equals the one-thread layer", "[threads]") {
+  const ThreadSettings restore;
+  const Results one = affine_step(1), split = affine_step(2);
+  require_close(split.y, one.y);
+  require_close(split.dw, one.dw);
+  require_close(split.db, one.db);
+  require_close(split.dx, one.dx);
 }
 
 TEST_CASE("threads: matmul splits both operands' gradients", "[threads]") {

@@ -285,20 +285,57 @@ inline int element_shares(Index elements) {
   return static_cast<int>(std::clamp<Index>(elements >> 15, 1, num_threads()));
 }
 
-/// sum of block_sum(begin, count) over column blocks that cover 0 .. cols - 1,
-/// computed on element_shares(elements) threads (at most one per column); the
-/// blocks' sums are added in column order.
-template <class S, class BlockSum>
-S sum_over_column_blocks(Index cols, Index elements, const BlockSum& block_sum) {
-  constexpr int kMaxBlocks = 16;
-  const int blocks = static_cast<int>(std::min<Index>(element_shares(elements), std::clamp<Index>(cols, 1, kMaxBlocks)));
-  S sums[kMaxBlocks];
-  run_shares(blocks, [&](int block) {
-    const Index begin = cols * block / blocks, end = cols * (block + 1) / blocks;
-    sums[block] = block_sum(begin, end - begin);
+/// Where part `part` of `parts` of 0 .. length - 1 begins (part == parts: the
+/// end): equal parts, their boundaries rounded up to a multiple of `granule`.
+/// The one split of rows and columns, so that ops that split the same matrix
+/// split it alike, and each thread's part is where it left it (in its cache).
+inline Index part_begin(Index length, int part, int parts, Index granule) {
+  if (part >= parts) return length;
+  return std::min(length, (length * part / parts + granule - 1) / granule * granule);
+}
+
+/// Rows of a matrix split in parts of whole cache lines of floats (16 rows),
+/// as the products split their results (autodiff/gemm.hpp).
+constexpr Index kRowGranule = 16;
+
+/// Threads to split element-wise work over a rows x cols matrix by rows: one
+/// per 2^14 elements, at most num_threads(). Element-wise work that follows
+/// a product is split by the product's rows, even where a share is small,
+/// because on a single thread half of it would be read from the other
+/// core's cache.
+inline int row_shares(Index rows, Index cols) {
+  return static_cast<int>(std::clamp<Index>(rows * cols >> 14, 1, std::min<Index>(num_threads(), rows / kRowGranule + 1)));
+}
+
+/// Calls task(part, begin, count) for each of `parts` parts of the rows
+/// 0 .. rows - 1, on up to `parts` threads.
+template <class PartTask>
+void run_row_parts(Index rows, int parts, const PartTask& task) {
+  if (parts == 1) return task(0, Index(0), rows);
+  run_shares(parts, [&](int part) {
+    const Index begin = part_begin(rows, part, parts, kRowGranule), end = part_begin(rows, part + 1, parts, kRowGranule);
+    if (end > begin) task(part, begin, end - begin);
   });
+}
+
+/// Calls rows_task(begin, count) for parts of the rows 0 .. rows - 1 of a
+/// rows x cols matrix, on row_shares(rows, cols) threads.
+template <class RowsTask>
+void for_row_parts(Index rows, Index cols, const RowsTask& rows_task) {
+  run_row_parts(rows, row_shares(rows, cols), [&](int, Index begin, Index count) { rows_task(begin, count); });
+}
+
+/// The sum of rows_sum(begin, count) over parts of the rows of a rows x cols
+/// matrix, as for_row_parts splits them (at most 64 parts); the parts' sums
+/// are added in row order.
+template <class S, class RowsSum>
+S sum_over_row_parts(Index rows, Index cols, const RowsSum& rows_sum) {
+  constexpr int kMaxParts = 64;
+  S sums[kMaxParts] = {};
+  const int parts = std::min(row_shares(rows, cols), kMaxParts);
+  run_row_parts(rows, parts, [&](int part, Index begin, Index count) { sums[part] = rows_sum(begin, count); });
   S total = 0;
-  for (int block = 0; block < blocks; ++block) total += sums[block];
+  for (int part = 0; part < parts; ++part) total += sums[part];
   return total;
 }
 

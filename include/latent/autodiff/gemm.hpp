@@ -39,6 +39,7 @@
 #include <cstring>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include "latent/matrix.hpp"
 #include "latent/threads.hpp"
@@ -249,27 +250,37 @@ inline int gemm_threads(Index rows, Index cols, Index depth) {
 /// dst = lhs rhs, or dst += lhs rhs when `add`; dst is already lhs.rows() x
 /// rhs.cols(), a matrix or a map of one (an image batch seen as channels x
 /// pixels). Split over gemm_threads() along dst's longer side (rows in
-/// multiples of 16, a cache line of floats).
-template <class Dst, class L, class R>
-void gemm(Dst&& dst, const L& lhs, const R& rhs, bool add) {
+/// multiples of kRowGranule, as element-wise work after it splits them). Each
+/// share then calls after_block(first_row, first_col, block) on its block of
+/// dst, while the block is in its cache (a layer's bias and activation).
+template <class Dst, class L, class R, class AfterBlock>
+void gemm(Dst&& dst, const L& lhs, const R& rhs, bool add, const AfterBlock& after_block) {
   const int threads = gemm_threads(dst.rows(), dst.cols(), lhs.cols());
-  if (threads == 1) return gemm_block(dst, lhs, rhs, add);
+  if (threads == 1) {
+    gemm_block(dst, lhs, rhs, add);
+    return after_block(Index(0), Index(0), dst);
+  }
   const bool by_rows = dst.rows() >= dst.cols();
   const Index length = by_rows ? dst.rows() : dst.cols();
-  const Index granule = by_rows ? 16 : 1;
-  const auto boundary = [&](Index part) {
-    return part == threads ? length : std::min(length, (length * part / threads + granule - 1) / granule * granule);
-  };
+  const Index granule = by_rows ? kRowGranule : 1;
   run_shares(threads, [&](int part) {
-    const Index begin = boundary(part), end = boundary(part + 1);
+    const Index begin = part_begin(length, part, threads, granule), end = part_begin(length, part + 1, threads, granule);
     if (end <= begin) return;
     // Each share clears its own block, where the kernel needs a clear result:
     // a serial clear of the whole result would take as long as a small product.
-    if (by_rows)
+    if (by_rows) {
       gemm_block(dst.middleRows(begin, end - begin), lhs.middleRows(begin, end - begin), rhs, add);
-    else
+      after_block(begin, Index(0), dst.middleRows(begin, end - begin));
+    } else {
       gemm_block(dst.middleCols(begin, end - begin), lhs, rhs.middleCols(begin, end - begin), add);
+      after_block(Index(0), begin, dst.middleCols(begin, end - begin));
+    }
   });
+}
+
+template <class Dst, class L, class R>
+void gemm(Dst&& dst, const L& lhs, const R& rhs, bool add) {
+  gemm(std::forward<Dst>(dst), lhs, rhs, add, [](Index, Index, auto&&) {});
 }
 
 }  // namespace detail

@@ -20,15 +20,8 @@ namespace detail {
 /// in the product's shape.
 template <class S, class L, class R>
 void accumulate_product(Tape<S>& t, const Node<S>& n, int i, const L& lhs, const R& rhs) {
-  Node<S>& target = t.node(Var<S>(&t, n.parents[static_cast<std::size_t>(i)]));
-  if (!target.requires_grad) return;
-  const bool add = target.parameter != nullptr || target.has_grad;
-  Matrix<S>& grad = target.parameter ? target.parameter->grad : target.grad;
-  if (!add) {
-    grad.resize(target.value.rows(), target.value.cols());
-    target.has_grad = true;
-  }
-  gemm(Eigen::Map<Matrix<S>>(grad.data(), lhs.rows(), rhs.cols()), lhs, rhs, add);
+  const auto target = t.gradient_to_write(n, i);
+  if (target.grad) gemm(Eigen::Map<Matrix<S>>(target.grad->data(), lhs.rows(), rhs.cols()), lhs, rhs, target.add);
 }
 
 /// True when the gradients of parents 0 and 1 of n land in different places
@@ -108,6 +101,32 @@ const Matrix<S>& pre_activation_grad(const Act& act, const Node<S>& n, Matrix<S>
   }
 }
 
+// pre_activation_grad() for a dense layer (into n.cache), and its row sums
+// added to the bias's gradient: in parts of rows, on the threads that wrote
+// those rows of the incoming gradient and of the output.
+template <class S, class Act>
+const Matrix<S>& dense_pre_activation_grad(Tape<S>& t, Node<S>& n, const Act& act) {
+  const auto bias = t.gradient_to_write(n, 2);
+  if constexpr (!Act::is_identity) n.cache.resize(n.grad.rows(), n.grad.cols());
+  const Matrix<S>& dz = Act::is_identity ? n.grad : n.cache;
+  if (Act::is_identity && !bias.grad) return dz;
+  for_row_parts(n.grad.rows(), n.grad.cols(), [&](Index begin, Index count) {
+    if constexpr (!Act::is_identity) {
+      n.cache.middleRows(begin, count).array() =
+          n.grad.middleRows(begin, count).array() * act.derivative_from_output(n.value.middleRows(begin, count).array());
+    } else {
+      (void)act;
+    }
+    if (!bias.grad) return;
+    auto bias_rows = bias.grad->middleRows(begin, count);
+    if (bias.add)
+      bias_rows.noalias() += dz.middleRows(begin, count).rowwise().sum();
+    else
+      bias_rows.noalias() = dz.middleRows(begin, count).rowwise().sum();
+  });
+  return dz;
+}
+
 }  // namespace detail
 
 /// Y = act(W X + b 1^T), one node: W: out x in, X: in x batch, b: out x 1 -> out x batch.
@@ -117,32 +136,26 @@ Var<S> dense(const Act& act, Var<S> w, Var<S> x, Var<S> b) {
   detail::check_affine_shapes(Act::is_identity ? "affine" : "dense", w, x, b);
   Tape<S>& tape = w.tape();
   Var<S> out = tape.record(w.rows(), x.cols(), {w, x, b}, [](Tape<S>& t, Node<S>& n) {
-    const Matrix<S>& dz = detail::pre_activation_grad(n.template load<Act>(), n, n.cache);
+    const Matrix<S>& dz = detail::dense_pre_activation_grad(t, n, n.template load<Act>());
     const Matrix<S>& W = t.parent_value(n, 0);
     const Matrix<S>& X = t.parent_value(n, 1);
     detail::accumulate_products(
         t, n, double(W.rows()) * double(W.cols()) * double(X.cols()),
         [&] { detail::accumulate_product(t, n, 0, dz, X.transpose()); },
         [&] { detail::accumulate_product(t, n, 1, W.transpose(), dz); });
-    if (t.parent_requires_grad(n, 2)) t.accumulate(n, 2, dz.rowwise().sum());
   });
   Node<S>& node = tape.node(out);
   node.store(act);
-  if constexpr (detail::library_gemm_for<S>()) {
-    // A library writes the product without reading the result first; the
-    // bias then joins the activation's pass.
-    detail::gemm(node.value, w.value(), x.value(), false);
+  // The bias and the activation in one pass over each share's block of the
+  // product, while it is in that thread's cache.
+  const Matrix<S>& bias = b.value();
+  detail::gemm(node.value, w.value(), x.value(), false, [&](Index row, Index, auto&& block) {
+    const auto bias_rows = bias.col(0).segment(row, block.rows());
     if constexpr (Act::is_identity)
-      node.value.colwise() += b.value().col(0);
+      block.colwise() += bias_rows;
     else
-      node.value.array() = act.apply((node.value.colwise() + b.value().col(0)).array());
-  } else {
-    // Eigen's kernel adds into the result: the bias first, the product added
-    // onto it, so the bias needs no pass of its own.
-    node.value.colwise() = b.value().col(0);
-    detail::gemm(node.value, w.value(), x.value(), true);
-    if constexpr (!Act::is_identity) node.value.array() = act.apply(node.value.array());
-  }
+      block.array() = act.apply((block.colwise() + bias_rows).array());
+  });
   return out;
 }
 

@@ -135,27 +135,31 @@ Var<S> bce_with_logits(Var<S> logits, Var<S> targets) {
   Tape<S>& tape = logits.tape();
   Var<S> out = tape.record(1, 1, {logits, targets}, [](Tape<S>& t, Node<S>& n) {
     const S g = n.grad(0, 0) * detail::inverse_batch(Var<S>(&t, n.parents[0]));
-    if (t.parent_requires_grad(n, 0))
-      t.accumulate(n, 0, (g * (n.cache.array() - t.parent_value(n, 1).array())).matrix());
+    const Matrix<S>& sigmoid = n.cache;
+    const Matrix<S>& target = t.parent_value(n, 1);
+    t.accumulate_by_rows(n, 0, [&](Index begin, Index count) {
+      return (g * (sigmoid.middleRows(begin, count).array() - target.middleRows(begin, count).array())).matrix();
+    });
     if (t.parent_requires_grad(n, 1)) t.accumulate(n, 1, (-g) * t.parent_value(n, 0));
   });
   Node<S>& node = tape.node(out);
   const Matrix<S>& l = logits.value();
   const Matrix<S>& t = targets.value();
   node.cache.resize(l.rows(), l.cols());
-  // Exponentials and logarithms for every pixel: worth splitting over threads.
-  // A column at a time, so that e^{-|l|}, one exponential for the loss and
-  // the sigmoid both, is read back from L1.
-  const S sum = detail::sum_over_column_blocks<S>(l.cols(), l.size(), [&](Index begin, Index count) {
-    S block_sum = 0;
-    for (Index j = begin; j < begin + count; ++j) {
-      const auto logit = l.col(j).array();
-      auto cache = node.cache.col(j).array();
+  // Exponentials and logarithms for every pixel: worth splitting over threads,
+  // by rows as the product that wrote the logits split them (so each thread
+  // reads what it wrote). A column's rows at a time, so that e^{-|l|}, one
+  // exponential for the loss and the sigmoid both, is read back from L1.
+  const S sum = detail::sum_over_row_parts<S>(l.rows(), l.cols(), [&](Index begin, Index count) {
+    S rows_sum = 0;
+    for (Index j = 0; j < l.cols(); ++j) {
+      const auto logit = l.col(j).segment(begin, count).array();
+      auto cache = node.cache.col(j).segment(begin, count).array();
       cache = (-logit.abs()).exp();
-      block_sum += formula::bce_with_logits(logit, t.col(j).array(), cache).sum();
+      rows_sum += formula::bce_with_logits(logit, t.col(j).segment(begin, count).array(), cache).sum();
       cache = formula::sigmoid(logit, cache);
     }
-    return block_sum;
+    return rows_sum;
   });
   node.value(0, 0) = sum * detail::inverse_batch(logits);
   return out;

@@ -217,24 +217,57 @@ class Tape {
     }
   }
 
+  /// Where a backward that writes parent i's gradient itself (a product, or
+  /// element-wise work split over threads) writes it, by accumulate()'s
+  /// rules: `grad` is nullptr if the parent takes no gradient; `add` is true
+  /// for a parameter or a node that has a gradient already, false for a
+  /// node's first contribution, whose gradient is then sized like its value
+  /// and to be written, not cleared first.
+  struct GradientTarget {
+    Matrix<S>* grad;
+    bool add;
+  };
+  GradientTarget gradient_to_write(const Node<S>& n, int i) {
+    Node<S>& target = nodes_[static_cast<std::size_t>(n.parents[static_cast<std::size_t>(i)])];
+    if (!target.requires_grad) return {nullptr, false};
+    if (target.parameter) return {&target.parameter->grad, true};
+    const bool add = target.has_grad;
+    if (!add) {
+      target.grad.resize(target.value.rows(), target.value.cols());
+      target.has_grad = true;
+    }
+    return {&target.grad, add};
+  }
+
+  /// accumulate() of an element-wise contribution in parts of rows, on
+  /// threads (detail::for_row_parts), split as the products split their
+  /// results: contribution_rows(begin, count) gives its rows begin ..
+  /// begin + count - 1.
+  template <class RowsExpr>
+  void accumulate_by_rows(const Node<S>& n, int i, const RowsExpr& contribution_rows) {
+    const GradientTarget target = gradient_to_write(n, i);
+    if (!target.grad) return;
+    Matrix<S>& grad = *target.grad;
+    detail::for_row_parts(grad.rows(), grad.cols(), [&](Index begin, Index count) {
+      if (target.add)
+        grad.middleRows(begin, count).noalias() += contribution_rows(begin, count);
+      else
+        grad.middleRows(begin, count).noalias() = contribution_rows(begin, count);
+    });
+  }
+
   /// accumulate() for a contribution of another shape than parent i with as
   /// many elements (an image batch's gradient computed in its channels x
   /// pixels view): it is added over the gradient seen in its shape.
   template <class Expr>
   void accumulate_reshaped(const Node<S>& n, int i, const Expr& contribution) {
-    Node<S>& target = nodes_[static_cast<std::size_t>(n.parents[static_cast<std::size_t>(i)])];
-    if (!target.requires_grad) return;
-    Matrix<S>& grad = target.parameter ? target.parameter->grad : target.grad;
-    const bool fresh = !target.parameter && !target.has_grad;
-    if (fresh) {
-      grad.resize(target.value.rows(), target.value.cols());
-      target.has_grad = true;
-    }
-    Eigen::Map<Matrix<S>> view(grad.data(), contribution.rows(), contribution.cols());
-    if (fresh)
-      view.noalias() = contribution;
-    else
+    const GradientTarget target = gradient_to_write(n, i);
+    if (!target.grad) return;
+    Eigen::Map<Matrix<S>> view(target.grad->data(), contribution.rows(), contribution.cols());
+    if (target.add)
       view.noalias() += contribution;
+    else
+      view.noalias() = contribution;
   }
 
   /// The matrix that parent i's gradient adds into, for a backward that
