@@ -1,9 +1,9 @@
 // latent/threads.hpp: the threads latent's ops run on. set_num_threads(n)
 // says how many (by default LATENT_NUM_THREADS, else the machine's cores);
-// the large matrix products (autodiff/gemm.hpp) and the
-// optimizers' updates are then split into one share per thread and run on a
-// small pool of latent's own: the calling thread plus n - 1 workers, started
-// the first time they are needed.
+// the large matrix products (autodiff/gemm.hpp), the element-wise work after
+// them and the optimizers' updates are then split into one share per thread
+// and run on a small pool of latent's own: the calling thread plus n - 1
+// workers, started the first time they are needed.
 //
 // Why a pool of its own, and not Eigen's parallel GEMM or OpenMP regions:
 // - Eigen's threads spin-wait on each other many times within a product;
@@ -18,7 +18,11 @@
 //   than the gap between two products of a step) and then sleep.
 // - Shares are claimed, not assigned: when a worker is slow to wake (its core
 //   busy with another process), the caller runs the shares nobody claimed, so
-//   a split degrades to about one thread's speed instead of waiting.
+//   a split degrades to about one thread's speed instead of waiting. Each
+//   thread claims its own share first, so that work split as the last job
+//   split it (element-wise work after a product, split by the product's
+//   rows: part_begin) finds its part in that thread's cache.
+// - Workers take on the caller's floating-point mode (denormals.hpp).
 #pragma once
 
 #include <algorithm>
