@@ -1,9 +1,9 @@
 // latent/threads.hpp: the threads latent's ops run on. set_num_threads(n)
 // says how many (by default LATENT_NUM_THREADS, else the machine's cores);
-// the large matrix products (autodiff/gemm.hpp), the element-wise work after
-// them and the optimizers' updates are then split into one share per thread
-// and run on a small pool of latent's own: the calling thread plus n - 1
-// workers, started the first time they are needed.
+// the large matrix products (autodiff/gemm.hpp) with the element-wise work
+// that follows them, and the optimizers' updates, are split into one share
+// per thread and run on a small pool of latent's own: the calling thread
+// plus n - 1 workers, started the first time they are needed.
 //
 // Why a pool of its own, and not Eigen's parallel GEMM or OpenMP regions:
 // - Eigen's threads spin-wait on each other many times within a product;
@@ -303,41 +303,28 @@ inline Index part_begin(Index length, int part, int parts, Index granule) {
 constexpr Index kRowGranule = 16;
 
 /// Threads to split element-wise work over a rows x cols matrix by rows: one
-/// per 2^14 elements, at most num_threads(). Element-wise work that follows
-/// a product is split by the product's rows, even where a share is small,
+/// per 2^14 elements, at most num_threads(). Work that reads a product's
+/// result is split by the product's rows, even where a share is small,
 /// because on a single thread half of it would be read from the other
 /// core's cache.
 inline int row_shares(Index rows, Index cols) {
   return static_cast<int>(std::clamp<Index>(rows * cols >> 14, 1, std::min<Index>(num_threads(), rows / kRowGranule + 1)));
 }
 
-/// Calls task(part, begin, count) for each of `parts` parts of the rows
-/// 0 .. rows - 1, on up to `parts` threads.
-template <class PartTask>
-void run_row_parts(Index rows, int parts, const PartTask& task) {
-  if (parts == 1) return task(0, Index(0), rows);
-  run_shares(parts, [&](int part) {
-    const Index begin = part_begin(rows, part, parts, kRowGranule), end = part_begin(rows, part + 1, parts, kRowGranule);
-    if (end > begin) task(part, begin, end - begin);
-  });
-}
-
-/// Calls rows_task(begin, count) for parts of the rows 0 .. rows - 1 of a
-/// rows x cols matrix, on row_shares(rows, cols) threads.
-template <class RowsTask>
-void for_row_parts(Index rows, Index cols, const RowsTask& rows_task) {
-  run_row_parts(rows, row_shares(rows, cols), [&](int, Index begin, Index count) { rows_task(begin, count); });
-}
-
 /// The sum of rows_sum(begin, count) over parts of the rows of a rows x cols
-/// matrix, as for_row_parts splits them (at most 64 parts); the parts' sums
-/// are added in row order.
+/// matrix, computed on row_shares(rows, cols) threads (at most 64), each
+/// part split as the products split their results; the parts' sums are
+/// added in row order.
 template <class S, class RowsSum>
 S sum_over_row_parts(Index rows, Index cols, const RowsSum& rows_sum) {
   constexpr int kMaxParts = 64;
-  S sums[kMaxParts] = {};
   const int parts = std::min(row_shares(rows, cols), kMaxParts);
-  run_row_parts(rows, parts, [&](int part, Index begin, Index count) { sums[part] = rows_sum(begin, count); });
+  if (parts == 1) return rows_sum(Index(0), rows);
+  S sums[kMaxParts] = {};
+  run_shares(parts, [&](int part) {
+    const Index begin = part_begin(rows, part, parts, kRowGranule), end = part_begin(rows, part + 1, parts, kRowGranule);
+    if (end > begin) sums[part] = rows_sum(begin, end - begin);
+  });
   S total = 0;
   for (int part = 0; part < parts; ++part) total += sums[part];
   return total;

@@ -101,32 +101,6 @@ const Matrix<S>& pre_activation_grad(const Act& act, const Node<S>& n, Matrix<S>
   }
 }
 
-// pre_activation_grad() for a dense layer (into n.cache), and its row sums
-// added to the bias's gradient: in parts of rows, on the threads that wrote
-// those rows of the incoming gradient and of the output.
-template <class S, class Act>
-const Matrix<S>& dense_pre_activation_grad(Tape<S>& t, Node<S>& n, const Act& act) {
-  const auto bias = t.gradient_to_write(n, 2);
-  if constexpr (!Act::is_identity) n.cache.resize(n.grad.rows(), n.grad.cols());
-  const Matrix<S>& dz = Act::is_identity ? n.grad : n.cache;
-  if (Act::is_identity && !bias.grad) return dz;
-  for_row_parts(n.grad.rows(), n.grad.cols(), [&](Index begin, Index count) {
-    if constexpr (!Act::is_identity) {
-      n.cache.middleRows(begin, count).array() =
-          n.grad.middleRows(begin, count).array() * act.derivative_from_output(n.value.middleRows(begin, count).array());
-    } else {
-      (void)act;
-    }
-    if (!bias.grad) return;
-    auto bias_rows = bias.grad->middleRows(begin, count);
-    if (bias.add)
-      bias_rows.noalias() += dz.middleRows(begin, count).rowwise().sum();
-    else
-      bias_rows.noalias() = dz.middleRows(begin, count).rowwise().sum();
-  });
-  return dz;
-}
-
 }  // namespace detail
 
 /// Y = act(W X + b 1^T), one node: W: out x in, X: in x batch, b: out x 1 -> out x batch.
@@ -136,7 +110,11 @@ Var<S> dense(const Act& act, Var<S> w, Var<S> x, Var<S> b) {
   detail::check_affine_shapes(Act::is_identity ? "affine" : "dense", w, x, b);
   Tape<S>& tape = w.tape();
   Var<S> out = tape.record(w.rows(), x.cols(), {w, x, b}, [](Tape<S>& t, Node<S>& n) {
-    const Matrix<S>& dz = detail::dense_pre_activation_grad(t, n, n.template load<Act>());
+    const Matrix<S>& dz = detail::pre_activation_grad(n.template load<Act>(), n, n.cache);
+    // The bias's gradient first, while dZ is in cache. On this thread: split
+    // over threads like the forward, the backward's element-wise work cost
+    // more in forks and joins on a busy machine than it saved (README: Speed).
+    if (t.parent_requires_grad(n, 2)) t.accumulate(n, 2, dz.rowwise().sum());
     const Matrix<S>& W = t.parent_value(n, 0);
     const Matrix<S>& X = t.parent_value(n, 1);
     detail::accumulate_products(

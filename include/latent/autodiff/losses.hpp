@@ -135,11 +135,8 @@ Var<S> bce_with_logits(Var<S> logits, Var<S> targets) {
   Tape<S>& tape = logits.tape();
   Var<S> out = tape.record(1, 1, {logits, targets}, [](Tape<S>& t, Node<S>& n) {
     const S g = n.grad(0, 0) * detail::inverse_batch(Var<S>(&t, n.parents[0]));
-    const Matrix<S>& sigmoid = n.cache;
-    const Matrix<S>& target = t.parent_value(n, 1);
-    t.accumulate_by_rows(n, 0, [&](Index begin, Index count) {
-      return (g * (sigmoid.middleRows(begin, count).array() - target.middleRows(begin, count).array())).matrix();
-    });
+    if (t.parent_requires_grad(n, 0))
+      t.accumulate(n, 0, (g * (n.cache.array() - t.parent_value(n, 1).array())).matrix());
     if (t.parent_requires_grad(n, 1)) t.accumulate(n, 1, (-g) * t.parent_value(n, 0));
   });
   Node<S>& node = tape.node(out);

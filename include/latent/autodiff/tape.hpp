@@ -217,8 +217,8 @@ class Tape {
     }
   }
 
-  /// Where a backward that writes parent i's gradient itself (a product, or
-  /// element-wise work split over threads) writes it, by accumulate()'s
+  /// Where a backward that writes parent i's gradient itself (a product, a
+  /// contribution of another shape) writes it, by accumulate()'s
   /// rules: `grad` is nullptr if the parent takes no gradient; `add` is true
   /// for a parameter or a node that has a gradient already, false for a
   /// node's first contribution, whose gradient is then sized like its value
@@ -237,23 +237,6 @@ class Tape {
       target.has_grad = true;
     }
     return {&target.grad, add};
-  }
-
-  /// accumulate() of an element-wise contribution in parts of rows, on
-  /// threads (detail::for_row_parts), split as the products split their
-  /// results: contribution_rows(begin, count) gives its rows begin ..
-  /// begin + count - 1.
-  template <class RowsExpr>
-  void accumulate_by_rows(const Node<S>& n, int i, const RowsExpr& contribution_rows) {
-    const GradientTarget target = gradient_to_write(n, i);
-    if (!target.grad) return;
-    Matrix<S>& grad = *target.grad;
-    detail::for_row_parts(grad.rows(), grad.cols(), [&](Index begin, Index count) {
-      if (target.add)
-        grad.middleRows(begin, count).noalias() += contribution_rows(begin, count);
-      else
-        grad.middleRows(begin, count).noalias() = contribution_rows(begin, count);
-    });
   }
 
   /// accumulate() for a contribution of another shape than parent i with as
