@@ -111,9 +111,10 @@ Var<S> dense(const Act& act, Var<S> w, Var<S> x, Var<S> b) {
   Tape<S>& tape = w.tape();
   Var<S> out = tape.record(w.rows(), x.cols(), {w, x, b}, [](Tape<S>& t, Node<S>& n) {
     const Matrix<S>& dz = detail::pre_activation_grad(n.template load<Act>(), n, n.cache);
-    // The bias's gradient first, while dZ is in cache. On this thread: split
-    // over threads like the forward, the backward's element-wise work cost
-    // more in forks and joins on a busy machine than it saved (README: Speed).
+    // The bias's gradient first, while dZ is in cache, and on this thread:
+    // split by rows as the forward is, the backward's element-wise work gave
+    // a VAE step four more forks and joins, 8-12% on a busy machine (README:
+    // Speed).
     if (t.parent_requires_grad(n, 2)) t.accumulate(n, 2, dz.rowwise().sum());
     const Matrix<S>& W = t.parent_value(n, 0);
     const Matrix<S>& X = t.parent_value(n, 1);
