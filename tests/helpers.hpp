@@ -6,6 +6,22 @@
 
 namespace test {
 
+/// Restores latent's thread count (set_num_threads) and Eigen's when a test
+/// that sets them ends.
+class ThreadSettings {
+ public:
+  ThreadSettings() : latent_(latent::detail::requested_threads()), eigen_(Eigen::nbThreads()) {}
+  ~ThreadSettings() {
+    latent::detail::requested_threads() = latent_;
+    Eigen::setNbThreads(eigen_);
+  }
+  ThreadSettings(const ThreadSettings&) = delete;
+  ThreadSettings& operator=(const ThreadSettings&) = delete;
+
+ private:
+  int latent_, eigen_;
+};
+
 /// Uniform in [lo, hi], seeded, double.
 inline latent::Matrix<double> random_matrix(latent::Index rows, latent::Index cols, std::uint64_t seed, double lo = -1,
                                             double hi = 1) {

@@ -13,6 +13,8 @@
 #include <latent/denormals.hpp>
 #include <latent/threads.hpp>
 
+#include "helpers.hpp"
+
 namespace test_denormals {
 
 namespace {
@@ -36,7 +38,6 @@ bool has_nonzero_bits(float value) {
 // computed a subnormal (flushing off), false if every share got zero
 // (flushing on). Fails the test on a mix, or if no share reached a worker.
 bool shares_keep_subnormals() {
-  const int saved = latent::detail::requested_threads();
   latent::set_num_threads(2);
   int kept = 0, flushed = 0;
   bool worker_ran = false;
@@ -56,7 +57,6 @@ bool shares_keep_subnormals() {
     for (float r : results) (has_nonzero_bits(r) ? kept : flushed) += 1;
     worker_ran = threads[0] != threads[1];
   }
-  latent::detail::requested_threads() = saved;
   REQUIRE(worker_ran);
   REQUIRE((kept == 0 || flushed == 0));
   return kept > 0;
@@ -65,6 +65,7 @@ bool shares_keep_subnormals() {
 }  // namespace
 
 TEST_CASE("latent's pool workers flush subnormals when the calling thread does, and only then", "[denormals][threads]") {
+  const test::ThreadSettings restore;
 #ifdef LATENT_HAS_MXCSR
   REQUIRE(shares_keep_subnormals());
   {

@@ -19,18 +19,6 @@ using latent::Matrix;
 
 namespace {
 
-// Restores latent's thread count when a test ends.
-class ThreadCount {
- public:
-  ThreadCount() : saved_(latent::detail::requested_threads()) {}
-  ~ThreadCount() { latent::detail::requested_threads() = saved_; }
-  ThreadCount(const ThreadCount&) = delete;
-  ThreadCount& operator=(const ThreadCount&) = delete;
-
- private:
-  int saved_;
-};
-
 template <class S>
 Matrix<S> random_of(Index rows, Index cols, std::uint64_t seed) {
   return test::random_matrix(rows, cols, seed).cast<S>();
@@ -72,7 +60,7 @@ void check_product(Index m, Index n, Index k, bool a_transposed, bool b_transpos
 
 template <class S>
 void check_all_products() {
-  const ThreadCount restore;
+  const test::ThreadSettings restore;
   // {m, n, k}: tiny, vectors both ways, a depth of one, non-square, and
   // large enough to be split over two threads by rows (m >= n) or columns.
   const std::array<Index, 3> shapes[] = {{3, 5, 4}, {1, 7, 6}, {6, 1, 7}, {1, 1, 9}, {8, 9, 1},

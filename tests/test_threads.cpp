@@ -23,23 +23,9 @@ using latent::Index;
 using latent::Matrix;
 using latent::Tape;
 using latent::Var;
+using test::ThreadSettings;
 
 namespace {
-
-// Restores latent's and Eigen's thread settings when a test ends.
-class ThreadSettings {
- public:
-  ThreadSettings() : latent_(latent::detail::requested_threads()), eigen_(Eigen::nbThreads()) {}
-  ~ThreadSettings() {
-    latent::detail::requested_threads() = latent_;
-    Eigen::setNbThreads(eigen_);
-  }
-  ThreadSettings(const ThreadSettings&) = delete;
-  ThreadSettings& operator=(const ThreadSettings&) = delete;
-
- private:
-  int latent_, eigen_;
-};
 
 // How many times each share of an n-share task ran.
 std::vector<int> share_counts(int shares) {

@@ -260,14 +260,9 @@ class Tape {
   /// gradient sized like its value and zeroed. nullptr if the parent takes no
   /// gradient.
   Matrix<S>* gradient_to_add(const Node<S>& n, int i) {
-    Node<S>& target = nodes_[static_cast<std::size_t>(n.parents[static_cast<std::size_t>(i)])];
-    if (!target.requires_grad) return nullptr;
-    if (target.parameter) return &target.parameter->grad;
-    if (!target.has_grad) {
-      target.grad.setZero(target.value.rows(), target.value.cols());
-      target.has_grad = true;
-    }
-    return &target.grad;
+    const GradientTarget target = gradient_to_write(n, i);
+    if (target.grad && !target.add) target.grad->setZero();
+    return target.grad;
   }
 
   /// Seeds d(loss)/d(loss) = 1 and sweeps the tape in reverse (a loop, never
