@@ -3,7 +3,7 @@
 # configures, builds and runs the whole suite with ctest twice: a plain g++
 # pass with products on OpenBLAS (-DLATENT_GEMM=blas), and a clang++ pass
 # under AddressSanitizer + UndefinedBehaviorSanitizer with products on Eigen
-# (the header-only default). Each product library thus runs every test, at
+# (the header-only default): both libraries run every test, at
 # the cost of two builds, not three. Both compile the test files as unity
 # builds (-DLATENT_UNITY_BUILD=ON): about 20 minutes on two cores.
 #   tests/run.sh            both passes
@@ -11,6 +11,8 @@
 #   tests/run.sh --sanitize the sanitizer pass only
 #   tests/run.sh --blas     a quick check: only the tests that touch products,
 #                           plain, on OpenBLAS
+#   tests/run.sh --onednn   the same on oneDNN's sgemm (-DLATENT_GEMM=onednn),
+#                           which the two passes leave out
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +21,8 @@ case "${1:-}" in
   --plain) passes=(plain) ;;
   --sanitize) passes=(sanitize) ;;
   --blas) passes=(blas) ;;
-  -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+  --onednn) passes=(onednn) ;;
+  -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
   "") ;;
   *) echo "tests/run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
 esac
@@ -40,10 +43,11 @@ for pass in "${passes[@]}"; do
     dir=build/tests
     flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -DNDEBUG" -DLATENT_PROGRAM_FLAGS=-O1
       -DLATENT_GEMM=blas -DLATENT_TEST_SET=all -DLATENT_UNITY_BUILD=ON -DLATENT_UNITY_TEST_UNITS=1)
-  elif [ "$pass" = blas ]; then
+  elif [ "$pass" = blas ] || [ "$pass" = onednn ]; then
     # Only the tests that touch products (LATENT_TEST_SET=products).
-    dir=build/tests-blas
-    flags=(-DCMAKE_BUILD_TYPE=Release -DLATENT_GEMM=blas -DLATENT_TEST_SET=products
+    [ "$pass" = blas ] || cmake/apt-install.sh libdnnl-dev
+    dir=build/tests-$pass
+    flags=(-DCMAKE_BUILD_TYPE=Release -DLATENT_GEMM=$pass -DLATENT_TEST_SET=products
       -DLATENT_BUILD_BENCHMARKS=OFF -DLATENT_BUILD_EXAMPLES=OFF)
   else
     # clang++ here: GCC's UndefinedBehaviorSanitizer instrumentation of Eigen's

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "data_test_helpers.hpp"
+#include "helpers.hpp"
 
 namespace test_dataset {
 
@@ -126,6 +127,30 @@ TEST_CASE("fill_batch writes scaled images into the columns of a matrix", "[data
   SECTION("an index outside the dataset is an error") {
     latent::Matrix<float> batch(6, 1);
     CHECK_THROWS_AS(data.fill_batch(batch, std::vector<Index>{5}), latent::error);
+  }
+}
+
+TEST_CASE("fill_batch split over two threads fills the batch one thread fills", "[dataset][threads]") {
+  // 80 images of 30 x 30 pixels: 72,000 values, enough to be split in two.
+  const Index images = 80, side = 30;
+  std::vector<std::uint8_t> pixels(static_cast<std::size_t>(images * side * side));
+  for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<std::uint8_t>((i * 37 + i / 900) % 256);
+  const Dataset data(std::move(pixels), std::vector<std::uint8_t>(static_cast<std::size_t>(images)), side, side);
+  std::vector<Index> indices(static_cast<std::size_t>(images));
+  std::iota(indices.rbegin(), indices.rend(), Index(0));  // in reverse: column j is image 79 - j
+  const test::ThreadSettings restore;
+  std::vector<latent::Matrix<float>> batches;
+  for (int threads : {1, 2}) {
+    latent::set_num_threads(threads);
+    REQUIRE(latent::detail::element_shares(side * side * images) == threads);
+    batches.emplace_back(side * side, images);
+    data.fill_batch(batches.back(), indices);
+  }
+  CHECK(batches[1] == batches[0]);
+  for (Index j = 0; j < images; ++j) CHECK(batches[1](5, j) == Approx(data.image(images - 1 - j)[5] / 255.0f));
+  SECTION("an index outside the dataset is an error before any share runs") {
+    indices.back() = images;
+    CHECK_THROWS_AS(data.fill_batch(batches[1], indices), latent::error);
   }
 }
 

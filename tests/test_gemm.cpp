@@ -63,8 +63,10 @@ void check_all_products() {
   const test::ThreadSettings restore;
   // {m, n, k}: tiny, vectors both ways, a depth of one, non-square, and
   // large enough to be split over two threads by rows (m >= n) or columns.
+  // 256 rows: a leading dimension of 1 KiB or 2 KiB, which oneDNN reads
+  // from a copy in the weight gradient's form A B' (kConflictingStrideBytes).
   const std::array<Index, 3> shapes[] = {{3, 5, 4}, {1, 7, 6}, {6, 1, 7}, {1, 1, 9}, {8, 9, 1},
-                                         {70, 50, 90}, {600, 130, 300}, {120, 700, 300}};
+                                         {70, 50, 90}, {600, 130, 300}, {120, 700, 300}, {256, 256, 24}};
   for (int threads : {1, 2}) {
     CAPTURE(threads);
     latent::set_num_threads(threads);
@@ -84,6 +86,23 @@ TEST_CASE("products on the configured library agree with Eigen's, float", "[gemm
 TEST_CASE("products on the configured library agree with Eigen's, double", "[gemm]") {
   INFO("library: " << latent::gemm_library());
   check_all_products<double>();
+}
+
+TEST_CASE("an operand whose leading dimension conflicts is read from a copy with another", "[gemm]") {
+  const Matrix<float> big = random_of<float>(256, 9, 8);  // 1 KiB a column
+  const Index rows = 100;                                  // a block of it: its leading dimension is still 256
+  Index ld = big.outerStride();
+  const float* copy = latent::detail::operand_for_library(big.data(), rows, big.cols(), ld, 0);
+  REQUIRE(copy != big.data());
+  REQUIRE(ld >= rows);
+  REQUIRE((ld * Index(sizeof(float))) % latent::detail::kConflictingStrideBytes != 0);
+  using Strided = Eigen::Map<const Matrix<float>, 0, Eigen::OuterStride<>>;
+  REQUIRE(Strided(copy, rows, big.cols(), Eigen::OuterStride<>(ld)) == big.topRows(rows));
+
+  const Matrix<float> other = random_of<float>(250, 9, 9);
+  Index other_ld = other.outerStride();
+  REQUIRE(latent::detail::operand_for_library(other.data(), other.rows(), other.cols(), other_ld, 1) == other.data());
+  REQUIRE(other_ld == 250);
 }
 
 TEST_CASE("a product into a block of a larger matrix writes that block only", "[gemm]") {

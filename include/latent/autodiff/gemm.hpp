@@ -198,6 +198,37 @@ bool library_gemm(bool a_row_major, bool b_row_major, Index m, Index n, Index k,
 #endif
 }
 
+/// Leading dimensions (in bytes) whose multiples slow oneDNN's weight
+/// gradients down: in dst = A B' with A m x k and B n x k (a dense layer's
+/// dW = dZ X', where k is the batch), both stored by columns, walking along
+/// k steps by the leading dimension, and at a multiple of 1 KiB the lines
+/// that a panel needs fall in a few of the cache's sets. For a GAN's 512 x
+/// 256 weight at a batch of 128, oneDNN 2.6 ran 46-52 GFLOP/s, and 69-76
+/// with its operands copied first to a leading dimension a cache line longer
+/// (the copies included), on an AVX2 core whose FMA peak is 101 (README:
+/// Speed). OpenBLAS lost 5-7% to the copies, so it reads them in place.
+constexpr Index kConflictingStrideBytes = 1024;
+
+/// Where oneDNN reads a rows x cols operand stored by columns with
+/// leading dimension `ld`: in place, or, when walking its columns conflicts
+/// (above), from a copy of this thread's whose leading dimension is not a
+/// multiple of it. `which` names one of the two copies a product may need.
+template <class S>
+const S* operand_for_library(const S* data, Index rows, Index cols, Index& ld, int which) {
+  if ((ld * Index(sizeof(S))) % kConflictingStrideBytes != 0 || cols < 2) return data;
+  thread_local Vector<S> copies[2];
+  Vector<S>& copy = copies[which];
+  constexpr Index kLine = 64 / Index(sizeof(S));
+  Index padded = (rows + kLine - 1) / kLine * kLine;
+  if ((padded * Index(sizeof(S))) % kConflictingStrideBytes == 0) padded += kLine;
+  if (copy.size() < padded * cols) copy.resize(padded * cols);
+  using Strided = Eigen::Map<Matrix<S>, 0, Eigen::OuterStride<>>;
+  using ConstStrided = Eigen::Map<const Matrix<S>, 0, Eigen::OuterStride<>>;
+  Strided(copy.data(), rows, cols, Eigen::OuterStride<>(padded)) = ConstStrided(data, rows, cols, Eigen::OuterStride<>(ld));
+  ld = padded;
+  return copy.data();
+}
+
 /// dst = lhs rhs, or dst += lhs rhs when `add`, on this thread. dst is
 /// column-major with unit inner stride (a matrix or a block of one); lhs and
 /// rhs are matrices, transposes or blocks, with unit inner stride.
@@ -210,8 +241,17 @@ void gemm_block(Dst&& dst, const L& lhs, const R& rhs, bool add) {
   const Index rows = dst.rows(), cols = dst.cols(), depth = lhs.cols();
   if (rows == 0 || cols == 0) return;
   if constexpr (library_gemm_for<S>()) {
-    if (depth > 0 && library_gemm<S>(is_row_major<L>(), is_row_major<R>(), rows, cols, depth, lhs.data(), lhs.outerStride(),
-                                     rhs.data(), rhs.outerStride(), dst.data(), dst.outerStride(), add))
+    Index lhs_ld = lhs.outerStride(), rhs_ld = rhs.outerStride();
+    const S* lhs_data = lhs.data();
+    const S* rhs_data = rhs.data();
+#if defined(LATENT_GEMM_ONEDNN)
+    if constexpr (!is_row_major<L>() && is_row_major<R>()) {  // dst = A B', the weight gradient's form
+      lhs_data = operand_for_library(lhs_data, rows, depth, lhs_ld, 0);
+      rhs_data = operand_for_library(rhs_data, cols, depth, rhs_ld, 1);
+    }
+#endif
+    if (depth > 0 && library_gemm<S>(is_row_major<L>(), is_row_major<R>(), rows, cols, depth, lhs_data, lhs_ld, rhs_data,
+                                     rhs_ld, dst.data(), dst.outerStride(), add))
       return;
   }
   // Eigen's kernels add into dst.
@@ -235,8 +275,11 @@ void gemm_block(Dst&& dst, const L& lhs, const R& rhs, bool add) {
   dst.noalias() += lhs * rhs;
 }
 
-/// Multiply-adds worth handing to another thread.
-constexpr double kGemmShare = 1 << 19;
+/// Multiply-adds worth handing to another thread: 2^18, about 5 us of a
+/// core's products, against a fork and join of 1-3 us. At 2^19, a VAE's
+/// 400 -> 20 heads and 20 -> 400 layer (1.02M multiply-adds a product) ran
+/// on one thread, and its two-thread step took 4-7% longer (README: Speed).
+constexpr double kGemmShare = 1 << 18;
 
 /// Threads to split a rows x cols result with this inner dimension over: one
 /// per kGemmShare multiply-adds, at most latent::num_threads().

@@ -24,31 +24,45 @@ void accumulate_product(Tape<S>& t, const Node<S>& n, int i, const L& lhs, const
   if (target.grad) gemm(Eigen::Map<Matrix<S>>(target.grad->data(), lhs.rows(), rhs.cols()), lhs, rhs, target.add);
 }
 
-/// True when the gradients of parents 0 and 1 of n land in different places
+/// True when the gradients of parents i and j of n land in different places
 /// (two nodes, not two leaves of one parameter), so that they can be written
 /// at the same time.
 template <class S>
-bool distinct_gradients(Tape<S>& t, const Node<S>& n) {
-  const Node<S>& first = t.node(Var<S>(&t, n.parents[0]));
-  const Node<S>& second = t.node(Var<S>(&t, n.parents[1]));
+bool distinct_gradients(Tape<S>& t, const Node<S>& n, int i, int j) {
+  const Node<S>& first = t.node(Var<S>(&t, n.parents[static_cast<std::size_t>(i)]));
+  const Node<S>& second = t.node(Var<S>(&t, n.parents[static_cast<std::size_t>(j)]));
   return &first != &second && (first.parameter == nullptr || first.parameter != second.parameter);
 }
 
 /// The backward of a product node: to_first() and to_second() accumulate the
-/// gradients of its two operands, products of equal size (multiply_adds each).
-/// With two threads, the two run at once, one whole product per thread, rather
-/// than one after the other, each split in two: half the forks and joins, and
-/// neither thread packs an operand the other also packs.
+/// gradients of its two operands, products of equal size (multiply_adds each),
+/// and beside_first() the gradient of a third parent (a bias), which must not
+/// be either operand's. With two threads, the two products run at once, one
+/// whole product per thread, rather than one after the other, each split in
+/// two: half the forks and joins, and neither thread packs an operand the
+/// other also packs. beside_first() then runs on to_first()'s thread, just
+/// before it, while the other thread has started its product.
+template <class S, class ToFirst, class ToSecond, class BesideFirst>
+void accumulate_products(Tape<S>& t, const Node<S>& n, double multiply_adds, const ToFirst& to_first,
+                         const ToSecond& to_second, const BesideFirst& beside_first) {
+  const bool first = t.parent_requires_grad(n, 0), second = t.parent_requires_grad(n, 1);
+  if (first && second && num_threads() == 2 && multiply_adds >= 2 * kGemmShare && distinct_gradients(t, n, 0, 1)) {
+    run_shares(2, [&](int share) {
+      if (share == 1) return to_second();
+      beside_first();
+      to_first();
+    });
+    return;
+  }
+  beside_first();
+  if (first) to_first();
+  if (second) to_second();
+}
+
 template <class S, class ToFirst, class ToSecond>
 void accumulate_products(Tape<S>& t, const Node<S>& n, double multiply_adds, const ToFirst& to_first,
                          const ToSecond& to_second) {
-  const bool first = t.parent_requires_grad(n, 0), second = t.parent_requires_grad(n, 1);
-  if (first && second && num_threads() == 2 && multiply_adds >= 2 * kGemmShare && distinct_gradients(t, n)) {
-    run_shares(2, [&](int share) { share == 0 ? to_first() : to_second(); });
-    return;
-  }
-  if (first) to_first();
-  if (second) to_second();
+  accumulate_products(t, n, multiply_adds, to_first, to_second, [] {});
 }
 
 }  // namespace detail
@@ -111,17 +125,22 @@ Var<S> dense(const Act& act, Var<S> w, Var<S> x, Var<S> b) {
   Tape<S>& tape = w.tape();
   Var<S> out = tape.record(w.rows(), x.cols(), {w, x, b}, [](Tape<S>& t, Node<S>& n) {
     const Matrix<S>& dz = detail::pre_activation_grad(n.template load<Act>(), n, n.cache);
-    // The bias's gradient first, while dZ is in cache, and on this thread:
-    // split by rows as the forward is, the backward's element-wise work gave
-    // a VAE step four more forks and joins, 8-12% on a busy machine (README:
-    // Speed).
-    if (t.parent_requires_grad(n, 2)) t.accumulate(n, 2, dz.rowwise().sum());
     const Matrix<S>& W = t.parent_value(n, 0);
     const Matrix<S>& X = t.parent_value(n, 1);
-    detail::accumulate_products(
-        t, n, double(W.rows()) * double(W.cols()) * double(X.cols()),
-        [&] { detail::accumulate_product(t, n, 0, dz, X.transpose()); },
-        [&] { detail::accumulate_product(t, n, 1, W.transpose(), dz); });
+    // The bias's gradient on the thread that wrote dZ, before W's, while dZ
+    // is in its cache. Split by rows as the forward is, the backward's
+    // element-wise work gave a VAE step four more forks and joins, 8-12% on a
+    // busy machine (README: Speed).
+    const auto to_bias = [&] {
+      if (t.parent_requires_grad(n, 2)) t.accumulate(n, 2, dz.rowwise().sum());
+    };
+    const double multiply_adds = double(W.rows()) * double(W.cols()) * double(X.cols());
+    const auto to_w = [&] { detail::accumulate_product(t, n, 0, dz, X.transpose()); };
+    const auto to_x = [&] { detail::accumulate_product(t, n, 1, W.transpose(), dz); };
+    if (detail::distinct_gradients(t, n, 1, 2))
+      return detail::accumulate_products(t, n, multiply_adds, to_w, to_x, to_bias);
+    to_bias();
+    detail::accumulate_products(t, n, multiply_adds, to_w, to_x);
   });
   Node<S>& node = tape.node(out);
   node.store(act);

@@ -17,6 +17,7 @@
 #include "latent/error.hpp"
 #include "latent/matrix.hpp"
 #include "latent/random.hpp"
+#include "latent/threads.hpp"
 
 namespace latent::data {
 
@@ -93,14 +94,24 @@ class Dataset {
                         std::to_string(count) + " images is " + shape_string(features(), count));
     // A shuffled batch's images lie anywhere in the set, a cache miss each:
     // asking for all of them before converting any lets the misses overlap.
-    for (const auto index : indices) prefetch_image(index);
-    Index column = 0;
     for (const auto index : indices) {
-      const Eigen::Map<const Eigen::Array<std::uint8_t, Eigen::Dynamic, 1>> bytes(image(static_cast<Index>(index)),
-                                                                                  features());
-      out.col(column++).array() = bytes.template cast<S>() * static_cast<S>(Scaling::scale) +
-                                  static_cast<S>(Scaling::offset);
+      check_index(static_cast<Index>(index), "image");  // here, since the shares below must not throw
+      prefetch_image(index);
     }
+    // Split by columns over latent's threads, as the element-wise work is.
+    const int shares = latent::detail::element_shares(out.rows() * count);
+    run_shares(shares, [&](int share) {
+      const Index first = latent::detail::part_begin(count, share, shares, 1);
+      const Index end = latent::detail::part_begin(count, share + 1, shares, 1);
+      auto index = std::begin(indices);
+      std::advance(index, first);
+      for (Index column = first; column < end; ++column, ++index) {
+        const Eigen::Map<const Eigen::Array<std::uint8_t, Eigen::Dynamic, 1>> bytes(
+            pixels_.data() + static_cast<Index>(*index) * features(), features());
+        out.col(column).array() = bytes.template cast<S>() * static_cast<S>(Scaling::scale) +
+                                  static_cast<S>(Scaling::offset);
+      }
+    });
   }
 
   /// A new features x indices.size() matrix holding those images.
