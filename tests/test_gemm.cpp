@@ -64,7 +64,7 @@ void check_all_products() {
   // {m, n, k}: tiny, vectors both ways, a depth of one, non-square, and
   // large enough to be split over two threads by rows (m >= n) or columns.
   // 256 rows: a leading dimension of 1 KiB or 2 KiB, which oneDNN reads
-  // from a copy in the weight gradient's form A B' (kConflictingStrideBytes).
+  // from a copy when the inner dimension runs across it (kConflictingStrideBytes).
   const std::array<Index, 3> shapes[] = {{3, 5, 4}, {1, 7, 6}, {6, 1, 7}, {1, 1, 9}, {8, 9, 1},
                                          {70, 50, 90}, {600, 130, 300}, {120, 700, 300}, {256, 256, 24}};
   for (int threads : {1, 2}) {
@@ -89,20 +89,28 @@ TEST_CASE("products on the configured library agree with Eigen's, double", "[gem
 }
 
 TEST_CASE("an operand whose leading dimension conflicts is read from a copy with another", "[gemm]") {
+  using latent::detail::operand_for_library;
   const Matrix<float> big = random_of<float>(256, 9, 8);  // 1 KiB a column
   const Index rows = 100;                                  // a block of it: its leading dimension is still 256
   Index ld = big.outerStride();
-  const float* copy = latent::detail::operand_for_library(big.data(), rows, big.cols(), ld, 0);
+  const float* copy = operand_for_library(big.data(), rows, big.cols(), ld, 64, 0);
   REQUIRE(copy != big.data());
   REQUIRE(ld >= rows);
   REQUIRE((ld * Index(sizeof(float))) % latent::detail::kConflictingStrideBytes != 0);
   using Strided = Eigen::Map<const Matrix<float>, 0, Eigen::OuterStride<>>;
   REQUIRE(Strided(copy, rows, big.cols(), Eigen::OuterStride<>(ld)) == big.topRows(rows));
 
-  const Matrix<float> other = random_of<float>(250, 9, 9);
-  Index other_ld = other.outerStride();
-  REQUIRE(latent::detail::operand_for_library(other.data(), other.rows(), other.cols(), other_ld, 1) == other.data());
-  REQUIRE(other_ld == 250);
+  SECTION("a product too narrow to repay the copy reads it in place") {
+    Index narrow_ld = big.outerStride();
+    REQUIRE(operand_for_library(big.data(), rows, big.cols(), narrow_ld, 1, 0) == big.data());
+    REQUIRE(narrow_ld == 256);
+  }
+  SECTION("another leading dimension is read in place") {
+    const Matrix<float> other = random_of<float>(250, 9, 9);
+    Index other_ld = other.outerStride();
+    REQUIRE(operand_for_library(other.data(), other.rows(), other.cols(), other_ld, 64, 1) == other.data());
+    REQUIRE(other_ld == 250);
+  }
 }
 
 TEST_CASE("a product into a block of a larger matrix writes that block only", "[gemm]") {

@@ -198,24 +198,36 @@ bool library_gemm(bool a_row_major, bool b_row_major, Index m, Index n, Index k,
 #endif
 }
 
-/// Leading dimensions (in bytes) whose multiples slow oneDNN's weight
-/// gradients down: in dst = A B' with A m x k and B n x k (a dense layer's
-/// dW = dZ X', where k is the batch), both stored by columns, walking along
-/// k steps by the leading dimension, and at a multiple of 1 KiB the lines
-/// that a panel needs fall in a few of the cache's sets. For a GAN's 512 x
-/// 256 weight at a batch of 128, oneDNN 2.6 ran 46-52 GFLOP/s, and 69-76
-/// with its operands copied first to a leading dimension a cache line longer
-/// (the copies included), on an AVX2 core whose FMA peak is 101 (README:
-/// Speed). OpenBLAS lost 5-7% to the copies, so it reads them in place.
+/// Leading dimensions (in bytes) whose multiples slow oneDNN's products
+/// down when it walks an operand's inner dimension across its columns: a
+/// dense layer's W in the forward (Y = W X) and both operands of its weight
+/// gradient (dW = dZ X', whose inner dimension is the batch). At a multiple
+/// of 1 KiB (256 or 512 rows of floats: common layer widths) the lines a
+/// kernel's panel needs fall in a few of the cache's sets. On an AVX2 core
+/// whose FMA peak is 101 GFLOP/s, with oneDNN 2.6 at batch 128 (each product
+/// timed in place and from copies in turn, the copies included): the
+/// 784->512 forward 1672 -> 1267-1300 us, 256->512 forward 530 -> 383, the
+/// 256->512 and 512->256 weight gradients 580-722 -> 380-489 us; the 512->256
+/// and 100->256 forwards (W 256 rows) neither gained nor lost. OpenBLAS ran
+/// the weight gradients at 80-93 GFLOP/s in place and lost 5-7% to the
+/// copies, and Eigen gained nothing, so only the oneDNN path copies
+/// (README: Speed).
 constexpr Index kConflictingStrideBytes = 1024;
 
-/// Where oneDNN reads a rows x cols operand stored by columns with
-/// leading dimension `ld`: in place, or, when walking its columns conflicts
-/// (above), from a copy of this thread's whose leading dimension is not a
-/// multiple of it. `which` names one of the two copies a product may need.
+/// The other side of a product below which a copy of an operand costs more
+/// than its product gains: copying is one pass over the operand, the product
+/// reads it `other` times.
+constexpr Index kCopyWorthyOtherSide = 32;
+
+/// Where oneDNN reads a rows x cols operand stored by columns with leading
+/// dimension `ld`, whose columns the product's inner dimension runs across,
+/// for a product whose other side is `other`: in place, or, when walking its
+/// columns conflicts (above), from a copy of this thread's whose leading
+/// dimension is not a multiple of it. `which` names one of the two copies a
+/// product may need.
 template <class S>
-const S* operand_for_library(const S* data, Index rows, Index cols, Index& ld, int which) {
-  if ((ld * Index(sizeof(S))) % kConflictingStrideBytes != 0 || cols < 2) return data;
+const S* operand_for_library(const S* data, Index rows, Index cols, Index& ld, Index other, int which) {
+  if ((ld * Index(sizeof(S))) % kConflictingStrideBytes != 0 || cols < 2 || other < kCopyWorthyOtherSide) return data;
   thread_local Vector<S> copies[2];
   Vector<S>& copy = copies[which];
   constexpr Index kLine = 64 / Index(sizeof(S));
@@ -245,10 +257,10 @@ void gemm_block(Dst&& dst, const L& lhs, const R& rhs, bool add) {
     const S* lhs_data = lhs.data();
     const S* rhs_data = rhs.data();
 #if defined(LATENT_GEMM_ONEDNN)
-    if constexpr (!is_row_major<L>() && is_row_major<R>()) {  // dst = A B', the weight gradient's form
-      lhs_data = operand_for_library(lhs_data, rows, depth, lhs_ld, 0);
-      rhs_data = operand_for_library(rhs_data, cols, depth, rhs_ld, 1);
-    }
+    // The inner dimension runs across lhs's columns when lhs is stored by
+    // columns, and across rhs's (as stored) when rhs is a transpose.
+    if constexpr (!is_row_major<L>()) lhs_data = operand_for_library(lhs_data, rows, depth, lhs_ld, cols, 0);
+    if constexpr (is_row_major<R>()) rhs_data = operand_for_library(rhs_data, cols, depth, rhs_ld, rows, 1);
 #endif
     if (depth > 0 && library_gemm<S>(is_row_major<L>(), is_row_major<R>(), rows, cols, depth, lhs_data, lhs_ld, rhs_data,
                                      rhs_ld, dst.data(), dst.outerStride(), add))
