@@ -26,7 +26,9 @@
 //   on Eigen). oneDNN built on OpenMP (as Debian's is) splits a product over a
 //   team of omp_get_max_threads() threads started from the calling thread;
 //   that count belongs to each thread, so every thread sets its own to 1
-//   before its first product.
+//   before its first product. An operand whose leading dimension is a
+//   multiple of 1 KiB is read from a copy where the product walks across
+//   it (kConflictingStrideBytes).
 //
 // Threads: with several (latent::set_num_threads), a product is split into
 // one block of its result per thread, each a single-threaded call of the
