@@ -211,9 +211,9 @@ bool library_gemm(bool a_row_major, bool b_row_major, Index m, Index n, Index k,
 /// 784->512 forward 1672 -> 1267-1300 us, 256->512 forward 530 -> 383, the
 /// 256->512 and 512->256 weight gradients 580-722 -> 380-489 us; the 512->256
 /// and 100->256 forwards (W 256 rows) neither gained nor lost. OpenBLAS ran
-/// the weight gradients at 80-93 GFLOP/s in place and lost 5-7% to the
-/// copies, and Eigen gained nothing, so only the oneDNN path copies
-/// (README: Speed).
+/// the weight gradients at 80-93 GFLOP/s and the forwards at 72-89 in place
+/// and lost 5-9% to the copies, and Eigen gained nothing, so only the oneDNN
+/// path copies (README: Speed).
 constexpr Index kConflictingStrideBytes = 1024;
 
 /// The other side of a product below which a copy of an operand costs more
