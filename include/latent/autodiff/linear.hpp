@@ -137,10 +137,12 @@ Var<S> dense(const Act& act, Var<S> w, Var<S> x, Var<S> b) {
     const double multiply_adds = double(W.rows()) * double(W.cols()) * double(X.cols());
     const auto to_w = [&] { detail::accumulate_product(t, n, 0, dz, X.transpose()); };
     const auto to_x = [&] { detail::accumulate_product(t, n, 1, W.transpose(), dz); };
-    if (detail::distinct_gradients(t, n, 1, 2))
-      return detail::accumulate_products(t, n, multiply_adds, to_w, to_x, to_bias);
-    to_bias();
-    detail::accumulate_products(t, n, multiply_adds, to_w, to_x);
+    // Beside W's gradient only where it cannot land in X's (else first, alone).
+    const bool beside = detail::distinct_gradients(t, n, 1, 2);
+    if (!beside) to_bias();
+    detail::accumulate_products(t, n, multiply_adds, to_w, to_x, [&] {
+      if (beside) to_bias();
+    });
   });
   Node<S>& node = tape.node(out);
   node.store(act);

@@ -94,10 +94,8 @@ class Dataset {
                         std::to_string(count) + " images is " + shape_string(features(), count));
     // A shuffled batch's images lie anywhere in the set, a cache miss each:
     // asking for all of them before converting any lets the misses overlap.
-    for (const auto index : indices) {
-      check_index(static_cast<Index>(index), "image");  // here, since the shares below must not throw
-      prefetch_image(index);
-    }
+    // image() checks each index here, since the shares below must not throw.
+    for (const auto index : indices) prefetch_image(image(static_cast<Index>(index)));
     // Split by columns over latent's threads, as the element-wise work is.
     const int shares = latent::detail::element_shares(out.rows() * count);
     run_shares(shares, [&](int share) {
@@ -106,8 +104,8 @@ class Dataset {
       auto index = std::begin(indices);
       std::advance(index, first);
       for (Index column = first; column < end; ++column, ++index) {
-        const Eigen::Map<const Eigen::Array<std::uint8_t, Eigen::Dynamic, 1>> bytes(
-            pixels_.data() + static_cast<Index>(*index) * features(), features());
+        const Eigen::Map<const Eigen::Array<std::uint8_t, Eigen::Dynamic, 1>> bytes(image(static_cast<Index>(*index)),
+                                                                                    features());
         out.col(column).array() = bytes.template cast<S>() * static_cast<S>(Scaling::scale) +
                                   static_cast<S>(Scaling::offset);
       }
@@ -123,15 +121,10 @@ class Dataset {
   }
 
  private:
-  /// Asks the cache for image i's bytes (nothing for an index out of range:
-  /// image() reports it when it is read).
-  template <class I>
-  void prefetch_image(I i) const {
+  /// Asks the cache for an image's bytes.
+  void prefetch_image(const std::uint8_t* bytes) const {
 #if defined(__GNUC__)
-    const auto at = static_cast<Index>(i);
-    if (at < 0 || at >= size()) return;
     constexpr Index kCacheLine = 64;
-    const std::uint8_t* bytes = pixels_.data() + at * features();
     for (Index offset = 0; offset < features(); offset += kCacheLine) {
       __builtin_prefetch(bytes + offset);
       // GCC deletes a loop of prefetches alone (at -O1 to -O3 here: to it the
@@ -139,7 +132,7 @@ class Dataset {
       __asm__ __volatile__("" : : "r"(bytes + offset));
     }
 #else
-    (void)i;
+    (void)bytes;
 #endif
   }
 
