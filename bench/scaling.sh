@@ -13,12 +13,16 @@
 # Options: --out DIR, --data DIR, --epochs N (default 2; samples/s from the
 # median epoch's training seconds), --per-rank-batch B (default 128),
 # --models "vae gan", --max-ranks N, --mpiexec "COMMAND" (the launcher and its
-# flags; the rank count follows as -n N), --build-dir DIR.
-# Timings on a busy machine are noisy: `uptime` is printed before and after.
+# flags; the rank count follows as -n N), --build-dir DIR, --rounds N
+# (default 1): every rank count N times, in turn, round after round.
+# Timings on a busy machine are noisy: `uptime` is printed before and after,
+# and with --rounds each speedup is the median of the rounds' own ratios
+# (each round's N-rank rate over its 1-rank rate), given with their range;
+# DIR/rounds.tsv has every run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
 
 out=build/scaling
 data=data/mnist
@@ -28,6 +32,7 @@ models="vae gan"
 max_ranks=$(nproc)
 mpiexec=""
 build=build/release
+rounds=1
 while [ $# -gt 0 ]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
@@ -39,10 +44,12 @@ while [ $# -gt 0 ]; do
     --max-ranks) max_ranks=$2; shift ;;
     --mpiexec) mpiexec=$2; shift ;;
     --build-dir) build=$2; shift ;;
+    --rounds) rounds=$2; shift ;;
     *) echo "scaling.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
 done
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "scaling.sh: --rounds takes a positive whole number, not '$rounds'" >&2; exit 2; }
 
 cmake/apt-install.sh cmake ninja-build g++ libeigen3-dev zlib1g-dev libstb-dev libcli11-dev libomp-dev openmpi-bin libopenmpi-dev
 command -v gnuplot >/dev/null || cmake/apt-install.sh gnuplot-nox
@@ -62,39 +69,56 @@ fi
 
 mkdir -p "$out"
 : >"$out/runs.jsonl"
+: >"$out/rounds.tsv"
 echo "# $(uptime)"
 echo "# CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores; $mpiexec"
-printf "model\tranks\tbatch\tsamples_per_s\tspeedup\tefficiency\tsync_ms_per_step\n" | tee "$out/scaling.tsv"
 for model in $models; do
-  base=""
-  ranks=1
-  while [ "$ranks" -le "$max_ranks" ]; do
-    batch=$((per_rank * ranks))
-    args=(--data "$data" --epochs "$epochs" --batch "$batch" --threads 1)
-    if [ "$ranks" -eq 1 ]; then
-      json=$("$build/examples/${model}_mnist" "${args[@]}" | tail -n 1)
-    else
-      # shellcheck disable=SC2086  # the launcher's words
-      json=$($mpiexec -n "$ranks" "$build/examples/${model}_mnist" --distributed "${args[@]}" | tail -n 1)
-    fi
-    echo "$json" >>"$out/runs.jsonl"
-    # samples/s from the median epoch's training seconds; sync_ms from history is per epoch, the JSON has the last.
-    line=$(python3 - "$json" "$base" "$ranks" "$batch" "$model" <<'PY'
+  for round in $(seq "$rounds"); do
+    ranks=1
+    while [ "$ranks" -le "$max_ranks" ]; do
+      batch=$((per_rank * ranks))
+      args=(--data "$data" --epochs "$epochs" --batch "$batch" --threads 1)
+      if [ "$ranks" -eq 1 ]; then
+        json=$("$build/examples/${model}_mnist" "${args[@]}" | tail -n 1)
+      else
+        # shellcheck disable=SC2086  # the launcher's words
+        json=$($mpiexec -n "$ranks" "$build/examples/${model}_mnist" --distributed "${args[@]}" | tail -n 1)
+      fi
+      echo "$json" >>"$out/runs.jsonl"
+      # samples/s from the median epoch's training seconds; the JSON's sync_ms is the last epoch's.
+      python3 - "$json" "$model" "$round" "$ranks" "$batch" <<'PY' | tee -a "$out/rounds.tsv"
 import json, statistics, sys
-run = json.loads(sys.argv[1]); base = sys.argv[2]; ranks = int(sys.argv[3])
-seconds = statistics.median(run["epoch_seconds"])
-rate = run["train_examples"] / seconds
-speedup = rate / float(base) if base else 1.0
+run = json.loads(sys.argv[1])
+rate = run["train_examples"] / statistics.median(run["epoch_seconds"])
 sync = run.get("sync_ms")
-print(f"{sys.argv[5]}\t{ranks}\t{sys.argv[4]}\t{rate:.0f}\t{speedup:.2f}\t{speedup / ranks:.2f}\t{'' if sync is None else f'{sync:.2f}'}")
+print("\t".join(sys.argv[2:6]) + f"\t{rate:.0f}\t{'' if sync is None else f'{sync:.2f}'}")
 PY
-)
-    printf "%s\n" "$line" | tee -a "$out/scaling.tsv"
-    [ -n "$base" ] || base=$(cut -f4 <<<"$line")
-    ranks=$((ranks * 2))
+      ranks=$((ranks * 2))
+    done
   done
 done
 echo "# $(uptime)"
+
+# The table: per model and rank count, the median rate and sync time over the
+# rounds, and the median (and range) of each round's speedup over that same
+# round's 1-rank rate, so that a slow spell hits both sides of a ratio.
+python3 - "$out/rounds.tsv" <<'PY' | tee "$out/scaling.tsv"
+import collections, statistics, sys
+runs = collections.defaultdict(dict)  # (model, ranks) -> round -> (batch, rate, sync)
+for line in open(sys.argv[1]):
+    model, round_, ranks, batch, rate, sync = line.rstrip("\n").split("\t")
+    runs[model, int(ranks)][round_] = (batch, float(rate), float(sync) if sync else None)
+print("model\tranks\tbatch\tsamples_per_s\tspeedup\tefficiency\tsync_ms_per_step\trounds\tspeedup_range")
+for (model, ranks), by_round in runs.items():
+    base = runs[model, 1]
+    speedups = [rate / base[r][1] for r, (_, rate, _) in by_round.items() if r in base]
+    speedup = statistics.median(speedups)
+    syncs = [s for _, _, s in by_round.values() if s is not None]
+    batch = next(iter(by_round.values()))[0]
+    print(f"{model}\t{ranks}\t{batch}\t{statistics.median(r for _, r, _ in by_round.values()):.0f}\t{speedup:.2f}"
+          f"\t{speedup / ranks:.2f}\t{f'{statistics.median(syncs):.2f}' if syncs else ''}\t{len(speedups)}"
+          f"\t{min(speedups):.2f}-{max(speedups):.2f}")
+PY
 
 # One data file per model for gnuplot.
 rates="" efficiencies=""
