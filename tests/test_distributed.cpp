@@ -195,6 +195,63 @@ TEST_CASE("GradientSync: every rank ends with the whole batch's gradient and los
   REQUIRE(buckets[0] == (bucket_bytes == 8 ? 5u : 1u));
 }
 
+TEST_CASE("GradientSync sharding large parameters: each rank sums and updates its part, and every rank ends with the update",
+          "[distributed][gradients]") {
+  const Matrix<double> x = test::random_matrix(5, 11, 9);
+  TinyNet reference;
+  Tape<double> tape;
+  tape.backward(reference.loss(tape, x));
+  const double expected_norm = latent::grad_norm(reference.parameters());
+  std::vector<Matrix<double>> expected_grads;
+  for (auto* p : reference.parameters()) expected_grads.push_back(p->grad);
+  const double clip = GENERATE(0.0, 0.5);  // 0.5 is below the norm: the update clips
+  latent::Adam<double> reference_adam(0.1);
+  latent::detail::update(reference_adam, reference.parameters(), clip, latent::detail::NormReport::always);
+
+  const int size = GENERATE(2, 3, 4);
+  // 8 bytes: every parameter is large, summed alone and sharded; 1 KiB: none is.
+  const Index bucket_bytes = GENERATE(Index(8), Index(1024));
+  CAPTURE(clip, size, bucket_bytes);
+  std::vector<std::vector<Matrix<double>>> values(static_cast<std::size_t>(size));
+  std::vector<double> norms(static_cast<std::size_t>(size));
+  std::vector<int> gathers(static_cast<std::size_t>(size));
+  test::ThreadRanks::run(size, [&](test::ThreadRanks::Rank& rank) {
+    latent::DataParallel parallel(rank);
+    TinyNet net;
+    latent::GradientSync<double> sync(net.parameters(), bucket_bytes, latent::Sharding::large_parameters);
+    const latent::Slice slice = parallel.slice(x.cols());
+    Tape<double> local_tape;
+    sync.backward(parallel, slice, local_tape, net.loss(local_tape, x.middleCols(slice.begin, slice.count)));
+    if (!sync.sharded()) throw std::runtime_error("not sharded");
+    const latent::ElementRanges& mine = sync.own_ranges();
+    for (std::size_t k = 0; k < mine.size(); ++k) {
+      const auto sums = latent::detail::piece(net.parameters()[k]->grad, mine[k].begin, mine[k].count);
+      const auto expected = latent::detail::piece(expected_grads[k], mine[k].begin, mine[k].count);
+      if (!((sums - expected).abs() <= 1e-12 * (1 + expected.abs())).all()) throw std::runtime_error("a part's sums differ");
+      // Rank 0 holds the first part of a large parameter; a parameter that is not large is whole on every rank.
+      if (mine[k].count != net.parameters()[k]->value.size() && bucket_bytes == 1024) throw std::runtime_error("a small parameter split");
+    }
+    latent::Adam<double> adam(0.1);
+    const auto r = static_cast<std::size_t>(rank.rank());
+    norms[r] = latent::detail::update(adam, sync, parallel, clip);
+    for (auto* p : net.parameters()) {
+      values[r].push_back(p->value);
+      if (!p->grad.isZero(0)) throw std::runtime_error("a gradient was not cleared");
+    }
+    gathers[r] = rank.gathers();
+  });
+  const auto expected = reference.parameters();
+  for (int r = 0; r < size; ++r) {
+    const auto rank = static_cast<std::size_t>(r);
+    REQUIRE(norms[rank] == Approx(expected_norm).epsilon(1e-12));
+    REQUIRE(gathers[rank] == (bucket_bytes == 8 ? 4 : 0));  // one per large parameter
+    for (std::size_t k = 0; k < expected.size(); ++k) {
+      REQUIRE(relative_difference(values[rank][k], expected[k]->value) < 1e-12);
+      REQUIRE(values[rank][k] == values[0][k]);  // bit for bit
+    }
+  }
+}
+
 TEST_CASE("GradientSync: a rank without examples takes part, and a loss that is not finite on one rank is not finite on all",
           "[distributed][gradients]") {
   const Matrix<double> x = test::random_matrix(5, 2, 10);
@@ -307,10 +364,14 @@ using Decoder = latent::Decoder<latent::Mlp<float, latent::ReLU, latent::Identit
 using TestVae = latent::Vae<Encoder, Decoder, latent::Bernoulli>;
 using VaeTrainer = latent::VaeTrainer<TestVae>;
 
-TestVae make_vae(std::uint64_t seed) {
+// A hidden layer of kLarge units makes the layers to and from it large
+// enough (64 x 1100 floats, 275 KiB) to be summed alone and sharded.
+constexpr Index kLarge = 1100;
+
+TestVae make_vae(std::uint64_t seed, Index hidden = 32) {
   latent::Rng rng(seed);
-  Encoder encoder({64, 32}, 4, rng);
-  Decoder decoder({4, 32, 64}, rng);
+  Encoder encoder({64, hidden}, 4, rng);
+  Decoder decoder({4, hidden, 64}, rng);
   return TestVae(std::move(encoder), std::move(decoder));
 }
 
@@ -319,10 +380,10 @@ using Discriminator = latent::Discriminator<latent::Mlp<float, latent::LeakyReLU
 using TestGan = latent::Gan<Generator, Discriminator, latent::NonSaturatingBce>;
 using GanTrainer = latent::GanTrainer<TestGan>;
 
-TestGan make_gan(std::uint64_t seed) {
+TestGan make_gan(std::uint64_t seed, Index hidden = 32) {
   latent::Rng rng(seed);
-  Generator generator({8, 32, 64}, rng);
-  Discriminator discriminator({64, 32, 1}, rng);
+  Generator generator({8, hidden, 64}, rng);
+  Discriminator discriminator({64, hidden, 1}, rng);
   return TestGan(std::move(generator), std::move(discriminator));
 }
 
@@ -439,8 +500,10 @@ TEST_CASE("VaeTrainer on 2 and 3 ranks follows one process step by step, even an
           "[distributed][vae][training]") {
   const int size = GENERATE(2, 3);
   const Index batch = GENERATE(Index(32), Index(31));
-  CAPTURE(size, batch);
-  require_ranks_follow_one_process(size, batch, 21, make_vae, [](TestVae& vae) { return VaeTrainer(vae, latent::Adam<float>(1e-3f)); },
+  const Index hidden = GENERATE(Index(32), kLarge);  // kLarge: the updates of two layers sharded over the ranks
+  CAPTURE(size, batch, hidden);
+  require_ranks_follow_one_process(size, batch, 21, [hidden](std::uint64_t seed) { return make_vae(seed, hidden); },
+                                   [](TestVae& vae) { return VaeTrainer(vae, latent::Adam<float>(1e-3f)); },
                                    {"train_loss", "train_kl", "test_loss", "test_reconstruction"});
 }
 
@@ -449,9 +512,10 @@ TEST_CASE("GanTrainer on 2 and 3 ranks follows one process step by step, even an
   const int size = GENERATE(2, 3);
   const Index batch = GENERATE(Index(32), Index(31));
   const double spread = GENERATE(0.0, 0.2);  // 0.2: real targets drawn from U(0.7, 0.9), for the global batch
-  CAPTURE(size, batch, spread);
+  const Index hidden = GENERATE(Index(32), kLarge);  // kLarge: sharded updates, clipped by the global norm
+  CAPTURE(size, batch, spread, hidden);
   require_ranks_follow_one_process(
-      size, batch, 31, make_gan,
+      size, batch, 31, [hidden](std::uint64_t seed) { return make_gan(seed, hidden); },
       [spread](TestGan& gan) {
         return GanTrainer(gan, GanTrainer::default_adam(), GanTrainer::default_adam(), gan_options(spread));
       },
@@ -544,7 +608,7 @@ TEST_CASE("a distributed run resumed from its checkpoint continues bit for bit, 
   const auto train = random_images(60, 51);
   std::vector<Snapshot> straight(2), resumed(2);
   test::ThreadRanks::run(2, [&](test::ThreadRanks::Rank& rank) {
-    auto gan = make_gan(52);
+    auto gan = make_gan(52, kLarge);
     GanTrainer trainer(gan, GanTrainer::default_adam(), GanTrainer::default_adam(), gan_options());
     trainer.distribute(rank);
     trainer.fit(train, latent::data::Dataset(), quiet_fit(3, 16));
@@ -553,15 +617,16 @@ TEST_CASE("a distributed run resumed from its checkpoint continues bit for bit, 
   const auto path = std::filesystem::temp_directory_path() / ("latent_test_distributed_" + std::to_string(::getpid()) + ".ckpt");
   test::ThreadRanks::run(2, [&](test::ThreadRanks::Rank& rank) {
     // Rank 1 is given a path that does not exist: it never touches the file.
+    // The optimizers' state, sharded over the ranks, is whole in the file.
     const std::string mine = rank.rank() == 0 ? path.string() : "/nonexistent/latent.ckpt";
     {
-      auto gan = make_gan(52);
+      auto gan = make_gan(52, kLarge);
       GanTrainer trainer(gan, GanTrainer::default_adam(), GanTrainer::default_adam(), gan_options());
       trainer.distribute(rank);
       trainer.fit(train, latent::data::Dataset(), quiet_fit(2, 16));
       trainer.save_checkpoint(mine);
     }
-    auto gan = make_gan(97);
+    auto gan = make_gan(97, kLarge);
     GanTrainer trainer(gan, GanTrainer::default_adam(), GanTrainer::default_adam(), gan_options());
     trainer.distribute(rank);
     trainer.load_checkpoint(mine);

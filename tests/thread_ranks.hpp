@@ -5,10 +5,12 @@
 
 #include <latent/distributed/communicator.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -26,6 +28,11 @@ class ThreadRanks {
     int size() const override { return group_.size_; }
     Request start_sum(float* values, latent::Index count) override { return sum_now(values, count); }
     Request start_sum(double* values, latent::Index count) override { return sum_now(values, count); }
+    // Leaves NaN outside the rank's part, so that a test sees any use of it.
+    Request start_reduce_scatter(float* values, latent::Index count) override { return sum_now(values, count, true); }
+    Request start_reduce_scatter(double* values, latent::Index count) override { return sum_now(values, count, true); }
+    Request start_all_gather(float* values, latent::Index count) override { return gather_now(values, count); }
+    Request start_all_gather(double* values, latent::Index count) override { return gather_now(values, count); }
     bool test(Request) override { return true; }
     void wait(Request) override {}
     void broadcast(std::vector<std::uint8_t>& bytes) override {
@@ -41,13 +48,14 @@ class ThreadRanks {
       group_.barrier();
       return all;
     }
-    /// The sums this rank has made.
+    /// The sums (reduce-scatters included) and gathers this rank has made.
     int sums() const { return sums_; }
+    int gathers() const { return gathers_; }
 
    private:
     // Sums at once: every rank starts the same sums in the same order.
     template <class S>
-    Request sum_now(S* values, latent::Index count) {
+    Request sum_now(S* values, latent::Index count, bool own_part_only = false) {
       group_.pointers_[static_cast<std::size_t>(rank_)] = values;
       group_.barrier();
       std::vector<S> total(static_cast<std::size_t>(count), S(0));
@@ -57,13 +65,31 @@ class ThreadRanks {
       }
       group_.barrier();
       for (latent::Index i = 0; i < count; ++i) values[i] = total[static_cast<std::size_t>(i)];
+      if (own_part_only) {
+        std::fill(values, values + part_begin(count, rank_), std::numeric_limits<S>::quiet_NaN());
+        std::fill(values + part_begin(count, rank_ + 1), values + count, std::numeric_limits<S>::quiet_NaN());
+      }
       ++sums_;
+      return 0;
+    }
+
+    template <class S>
+    Request gather_now(S* values, latent::Index count) {
+      group_.pointers_[static_cast<std::size_t>(rank_)] = values;
+      group_.barrier();
+      for (int r = 0; r < group_.size_; ++r) {
+        const S* other = static_cast<const S*>(group_.pointers_[static_cast<std::size_t>(r)]);
+        if (r != rank_) std::copy(other + part_begin(count, r), other + part_begin(count, r + 1), values + part_begin(count, r));
+      }
+      group_.barrier();
+      ++gathers_;
       return 0;
     }
 
     ThreadRanks& group_;
     int rank_;
     int sums_ = 0;
+    int gathers_ = 0;
   };
 
   /// Runs body(rank) for `size` ranks, each on a thread of its own, and

@@ -10,7 +10,7 @@
 //   latent_mpi_training resume DIR  a run checkpointed after epoch 2 and resumed
 //                                   (rank 1 never sees the file) continues bit for
 //                                   bit like one that never stopped
-//   latent_mpi_training sums        Communicator's sums, through shared memory (the
+//   latent_mpi_training sums        Communicator's sums, reduce-scatters and gathers, through shared memory (the
 //                                   default with every rank on one machine) and through
 //                                   MPI (LATENT_MPI_SHARED_SUMS=0): floats and doubles,
 //                                   empty to larger than the shared segments, many in
@@ -28,6 +28,7 @@
 
 #include "training_helpers.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -135,35 +136,53 @@ void fill_for_rank(std::vector<S>& values, int rank) {
   for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<S>((i % 1000 + 1) * static_cast<std::size_t>(rank + 1));
 }
 
+/// Values [begin, end) (all by default) are the sums of fill_for_rank's values over `ranks` ranks.
 template <class S>
-void require_sums(const std::vector<S>& values, int ranks, const std::string& what) {
+void require_sums(const std::vector<S>& values, int ranks, const std::string& what, std::size_t begin = 0,
+                  std::size_t end = std::size_t(-1)) {
   const std::size_t factor = static_cast<std::size_t>(ranks * (ranks + 1) / 2);
-  for (std::size_t i = 0; i < values.size(); ++i)
+  for (std::size_t i = begin; i < std::min(end, values.size()); ++i)
     require(values[i] == static_cast<S>((i % 1000 + 1) * factor),
             what + ": value " + std::to_string(i) + " of " + std::to_string(values.size()) + " is " + std::to_string(values[i]) +
                 ", want " + std::to_string((i % 1000 + 1) * factor));
+}
+
+/// In a gather's values, the part rank q owns holds (i % 1000 + 1) (q + 1):
+/// on rank q before the gather (the rest -1), on every rank after.
+template <class S>
+void fill_parts(std::vector<S>& values, const latent::Communicator& comm, bool own_part_only) {
+  const auto count = static_cast<Index>(values.size());
+  for (int q = 0; q < comm.size(); ++q)
+    for (Index i = comm.part_begin(count, q); i < comm.part_begin(count, q + 1); ++i)
+      values[static_cast<std::size_t>(i)] = !own_part_only || q == comm.rank() ? static_cast<S>((i % 1000 + 1) * (q + 1)) : S(-1);
 }
 
 void check_sums(latent::mpi::Communicator& comm, const std::string& path) {
   // Sizes from empty to over the shared segments (8 MiB a rank for 2 ranks).
   const std::vector<std::size_t> float_sizes = {0, 1, 3, 17, 1000, 65537, 327680, 3000000};
   const std::vector<std::size_t> double_sizes = {2, 4099, 200000};
-  for (int round = 0; round < 6; ++round) {  // 6 rounds of about 7 MB a rank: the rings wrap
-    std::vector<std::vector<float>> floats;
+  for (int round = 0; round < 6; ++round) {  // 6 rounds of about 12 MB a rank: the rings wrap
+    std::vector<std::vector<float>> floats, scattered, gathered;
     std::vector<std::vector<double>> doubles;
     std::vector<latent::Communicator::Request> requests;
     for (std::size_t k = 0; k < float_sizes.size(); ++k) {
       floats.emplace_back(float_sizes[k]);
       fill_for_rank(floats.back(), comm.rank());
+      scattered.emplace_back(float_sizes[k]);
+      gathered.emplace_back(float_sizes[k]);
+      fill_for_rank(scattered.back(), comm.rank());
+      fill_parts(gathered.back(), comm, true);
       if (k < double_sizes.size()) {
         doubles.emplace_back(double_sizes[k]);
         fill_for_rank(doubles.back(), comm.rank());
       }
     }
-    // All in flight at once, floats and doubles interleaved, as a step's buckets are.
+    // All in flight at once, floats and doubles, sums, reduce-scatters and gathers interleaved, as a step's are.
     for (std::size_t k = 0; k < floats.size(); ++k) {
       requests.push_back(comm.start_sum(floats[k].data(), static_cast<Index>(floats[k].size())));
       if (k < doubles.size()) requests.push_back(comm.start_sum(doubles[k].data(), static_cast<Index>(doubles[k].size())));
+      requests.push_back(comm.start_reduce_scatter(scattered[k].data(), static_cast<Index>(scattered[k].size())));
+      requests.push_back(comm.start_all_gather(gathered[k].data(), static_cast<Index>(gathered[k].size())));
     }
     // Waited for newest first in even rounds, tested oldest first in odd ones.
     if (round % 2 == 0) {
@@ -176,10 +195,21 @@ void check_sums(latent::mpi::Communicator& comm, const std::string& path) {
     const std::string what = path + ", round " + std::to_string(round + 1);
     for (const auto& values : floats) require_sums(values, comm.size(), what + ", floats");
     for (const auto& values : doubles) require_sums(values, comm.size(), what + ", doubles");
+    for (const auto& values : scattered) {
+      const auto count = static_cast<Index>(values.size());
+      require_sums(values, comm.size(), what + ", a reduce-scatter's part", static_cast<std::size_t>(comm.part_begin(count, comm.rank())),
+                   static_cast<std::size_t>(comm.part_begin(count, comm.rank() + 1)));
+    }
+    for (const auto& values : gathered) {
+      std::vector<float> expected(values.size());
+      fill_parts(expected, comm, false);
+      require(values == expected, what + ": a gather of " + std::to_string(values.size()) + " values differs");
+    }
   }
   if (comm.rank() == 0)
-    std::printf("ok: sums through %s on %d ranks: floats and doubles of 0 to 3000000 values, many in flight, exact\n", path.c_str(),
-                comm.size());
+    std::printf("ok: sums, reduce-scatters and gathers through %s on %d ranks: floats and doubles of 0 to 3000000 values, "
+                "many in flight, exact\n",
+                path.c_str(), comm.size());
 }
 
 void check_resume(latent::mpi::Communicator& world, const std::string& folder) {
@@ -245,7 +275,7 @@ int main(int argc, char** argv) {
       setenv("LATENT_MPI_SHARED_SUMS", "0", 1);
       latent::mpi::Communicator through_mpi;
       require(!through_mpi.shares_memory(), "LATENT_MPI_SHARED_SUMS=0 did not turn the shared-memory sums off");
-      check_sums(through_mpi, "MPI_Iallreduce");
+      check_sums(through_mpi, "MPI");
     } else if (mode == "fail") {
       check_failure(world);
     } else {

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "latent/error.hpp"
 #include "latent/matrix.hpp"
 #include "latent/threads.hpp"
 
@@ -69,26 +70,49 @@ ParameterList<S> parameters_of(const NamedParameterList<S>& named) {
   return list;
 }
 
+/// Elements begin .. begin + count - 1 of one parameter (column-major).
+struct ElementRange {
+  Index begin = 0;
+  Index count = 0;
+};
+
+/// One ElementRange per parameter of a list, in its order: the part of each
+/// parameter that an update touches. Empty: every element of every parameter.
+using ElementRanges = std::vector<ElementRange>;
+
 namespace detail {
 
 /// Calls visit(i, begin, count) on pieces that cover every element of every
-/// parameter (elements begin .. begin + count - 1 of params[i], column-major)
-/// once: split over element_shares() threads and cut into pieces small enough
-/// that an update written as several Eigen statements finds its operands in
-/// L1 cache after the first.
+/// parameter (elements begin .. begin + count - 1 of params[i], column-major),
+/// or of its range in `only` when given, once: split over element_shares()
+/// threads and cut into pieces small enough that an update written as several
+/// Eigen statements finds its operands in L1 cache after the first.
 template <class S, class Visit>
-void for_each_piece(const ParameterList<S>& params, const Visit& visit) {
+void for_each_piece(const ParameterList<S>& params, const Visit& visit, const ElementRanges& only = {}) {
   constexpr Index kPiece = 1024;
+  if (!only.empty() && only.size() != params.size())
+    throw shape_error("element ranges: " + std::to_string(only.size()) + " ranges for " + std::to_string(params.size()) +
+                      " parameters");
+  const auto range_of = [&](std::size_t i) { return only.empty() ? ElementRange{0, params[i]->value.size()} : only[i]; };
   Index total = 0;
-  for (const auto* p : params) total += p->value.size();
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const ElementRange range = range_of(i);
+    if (range.begin < 0 || range.count < 0 || range.begin + range.count > params[i]->value.size())
+      throw shape_error("element ranges: elements " + std::to_string(range.begin) + " .. " +
+                        std::to_string(range.begin + range.count - 1) + " of parameter " + std::to_string(i) +
+                        ", which has " + std::to_string(params[i]->value.size()));
+    total += range.count;
+  }
   const int shares = element_shares(total);
   run_shares(shares, [&](int share) {
     const Index begin = total * share / shares, end = total * (share + 1) / shares;
-    Index offset = 0;  // of params[i]'s first element in the concatenation
-    for (std::size_t i = 0; i < params.size() && offset < end; offset += params[i]->value.size(), ++i) {
+    Index offset = 0;  // of params[i]'s range in the concatenation of the ranges
+    for (std::size_t i = 0; i < params.size() && offset < end; ++i) {
+      const ElementRange range = range_of(i);
       const Index first = std::max(begin, offset) - offset;
-      const Index last = std::min(end, offset + params[i]->value.size()) - offset;
-      for (Index at = first; at < last; at += kPiece) visit(i, at, std::min(kPiece, last - at));
+      const Index last = std::min(end, offset + range.count) - offset;
+      for (Index at = first; at < last; at += kPiece) visit(i, range.begin + at, std::min(kPiece, last - at));
+      offset += range.count;
     }
   });
 }

@@ -26,7 +26,7 @@ namespace latent {
 
 class Communicator {
  public:
-  /// A sum in flight (see start_sum).
+  /// A sum or gather in flight (see start_sum).
   using Request = int;
 
   virtual ~Communicator() = default;
@@ -42,7 +42,23 @@ class Communicator {
   /// and leaves the values alone until the request is done.
   virtual Request start_sum(float* values, Index count) = 0;
   virtual Request start_sum(double* values, Index count) = 0;
-  /// Lets the sums in flight progress; true once `request` is done.
+  /// Rank q's part of `count` values in the calls below: values
+  /// [part_begin(count, q), part_begin(count, q + 1)).
+  Index part_begin(Index count, int q) const { return count * q / size(); }
+
+  /// Starts start_sum's sums of which this rank needs only its part: once
+  /// the request is done, that part holds them (the same bits start_sum
+  /// gives) and the rest of the values is unspecified. This default sums
+  /// them all.
+  virtual Request start_reduce_scatter(float* values, Index count) { return start_sum(values, count); }
+  virtual Request start_reduce_scatter(double* values, Index count) { return start_sum(values, count); }
+  /// Starts giving every rank each rank's part of `count` values, in place:
+  /// once the request is done, every rank holds every rank's part, bit for
+  /// bit. Same rules as start_sum.
+  virtual Request start_all_gather(float* values, Index count) = 0;
+  virtual Request start_all_gather(double* values, Index count) = 0;
+
+  /// Lets the requests in flight progress; true once `request` is done.
   virtual bool test(Request request) = 0;
   /// Returns once `request` is done. Throws latent::error when the other
   /// ranks do not take part within the communicator's time limit.

@@ -19,6 +19,15 @@
 // batch divided evenly or not. The rank's loss, weighted alike, travels in
 // the last bucket: the sum is the global batch's loss, and it is not finite
 // on every rank when it is not finite on one, so all ranks skip the same step.
+//
+// With Sharding::large_parameters, each parameter summed alone is sharded
+// over the ranks, as ZeRO's first stage does: its sum is a reduce-scatter
+// (each rank gets the sums of its part only), the optimizer updates each
+// rank's part alone (own_ranges()), and finish_update() gives every rank the
+// other parts' new values. The ranks share an update's work (Adam's square
+// roots and divisions are a tenth of an MLP VAE step) for the same bytes a
+// plain sum moves. An optimizer's state is then whole on no rank between
+// checkpoints; gather_state() makes it whole.
 #pragma once
 
 #include <chrono>
@@ -36,6 +45,9 @@
 
 namespace latent {
 
+/// Whether a GradientSync shards the large parameters' updates over the ranks.
+enum class Sharding { none, large_parameters };
+
 template <class S>
 class GradientSync final : private SweepObserver<S> {
  public:
@@ -43,7 +55,8 @@ class GradientSync final : private SweepObserver<S> {
   /// alone, in place; smaller ones share buckets of up to 256 KiB.
   static constexpr Index kBucketBytes = Index(256) * 1024;
 
-  explicit GradientSync(ParameterList<S> params, Index bucket_bytes = kBucketBytes) : params_(std::move(params)) {
+  explicit GradientSync(ParameterList<S> params, Index bucket_bytes = kBucketBytes, Sharding sharding = Sharding::none)
+      : params_(std::move(params)), sharding_(sharding) {
     if (bucket_bytes < 1) throw error("GradientSync: the bucket size must be positive");
     const std::size_t n = params_.size();
     bucket_of_.assign(n, 0);
@@ -86,12 +99,14 @@ class GradientSync final : private SweepObserver<S> {
 
   /// Sweeps `tape` back from `loss`, this rank's loss on its `slice` of the
   /// global batch, and leaves in every parameter's grad the gradient of the
-  /// global batch's mean loss, the same on every rank; returns the global
+  /// global batch's mean loss, the same on every rank (when sharded(), in
+  /// the rank's part of a large parameter's grad alone); returns the global
   /// batch's loss. A rank whose loss is not finite does not sweep but takes
   /// part in the sums. For one process, this is tape.backward(loss) when the
   /// loss is finite.
   double backward(DataParallel& parallel, const Slice& slice, Tape<S>& tape, Var<S> loss) {
     const double local = static_cast<double>(loss.item());
+    sharded_ = false;
     if (!parallel.distributed()) {
       if (std::isfinite(local)) tape.backward(loss);
       return local;
@@ -109,6 +124,7 @@ class GradientSync final : private SweepObserver<S> {
   /// it sweeps nothing and adds nothing, but takes part in the sums. Its
   /// gradients must be zero.
   double backward(DataParallel& parallel) {
+    sharded_ = false;
     if (!parallel.distributed()) return 0;
     begin(parallel, 0.0);
     return end(parallel);
@@ -117,6 +133,56 @@ class GradientSync final : private SweepObserver<S> {
   const ParameterList<S>& parameters() const { return params_; }
   /// The number of collective sums a step makes.
   std::size_t buckets() const { return buckets_.size(); }
+
+  /// Whether the last backward left each large parameter's gradient summed
+  /// in this rank's part alone (Sharding::large_parameters, distributed): then
+  /// an update steps own_ranges() only, and finish_update() completes it.
+  bool sharded() const { return sharded_; }
+  /// This rank's elements of each parameter: its part of a large one, all of
+  /// the others (when sharded()).
+  const ElementRanges& own_ranges() const { return own_ranges_; }
+
+  /// The squared L2 norm of the global batch's gradient, on every rank alike
+  /// (when sharded(); collective).
+  double squared_norm() {
+    double squared = 0;
+    for (std::size_t k = 0; k < params_.size(); ++k) {
+      // The parameters whole on every rank count on rank 0 alone.
+      if (!large(k) && comm_->rank() != 0) continue;
+      const ElementRange range = own_ranges_[k];
+      squared += static_cast<double>(detail::piece(params_[k]->grad, range.begin, range.count).matrix().squaredNorm());
+    }
+    comm_->sum(&squared, 1);
+    return squared;
+  }
+
+  /// After an update of own_ranges(): clears the gradients out of them, and
+  /// gives every rank every rank's part of the large parameters' new values
+  /// (when sharded(); collective). The wait counts as the step's
+  /// communication.
+  void finish_update(DataParallel& parallel) {
+    for (std::size_t k = 0; k < params_.size(); ++k) {
+      if (!large(k)) continue;
+      Matrix<S>& grad = params_[k]->grad;
+      const ElementRange mine = own_ranges_[k];
+      detail::piece(grad, 0, mine.begin).setZero();
+      detail::piece(grad, mine.begin + mine.count, grad.size() - mine.begin - mine.count).setZero();
+    }
+    const auto start = std::chrono::steady_clock::now();
+    gather_large([&](std::size_t k) -> Matrix<S>& { return params_[k]->value; });
+    parallel.add_sync_seconds(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+
+  /// Makes `optimizer`'s state of the large parameters whole on every rank,
+  /// where sharded updates left each rank its part (collective: every rank
+  /// calls it, before the state is saved or compared).
+  template <class Optimizer>
+  void gather_state(DataParallel& parallel, Optimizer& optimizer) {
+    if (sharding_ == Sharding::none || !parallel.distributed() || !optimizer.bound()) return;
+    comm_ = parallel.communicator();
+    for (std::size_t slot = 0; slot < Optimizer::kSlots; ++slot)
+      gather_large([&](std::size_t k) -> Matrix<S>& { return optimizer.slot(slot, k); });
+  }
 
  private:
   struct Bucket {
@@ -129,6 +195,13 @@ class GradientSync final : private SweepObserver<S> {
 
   void begin(DataParallel& parallel, double weighted_loss) {
     comm_ = parallel.communicator();
+    sharded_ = sharding_ == Sharding::large_parameters;
+    own_ranges_.resize(params_.size());
+    const int rank = comm_->rank();
+    for (std::size_t k = 0; k < params_.size(); ++k) {
+      const Index size = params_[k]->value.size(), begin = comm_->part_begin(size, rank);
+      own_ranges_[k] = sharded_ && large(k) ? ElementRange{begin, comm_->part_begin(size, rank + 1) - begin} : ElementRange{0, size};
+    }
     weighted_loss_ = weighted_loss;
     next_ = 0;
     finished_ = 0;
@@ -193,11 +266,23 @@ class GradientSync final : private SweepObserver<S> {
   void start(Bucket& bucket) {
     if (!bucket.packed) {
       Matrix<S>& grad = params_[bucket.members.front()]->grad;
-      bucket.request = comm_->start_sum(grad.data(), grad.size());
+      bucket.request = sharded_ ? comm_->start_reduce_scatter(grad.data(), grad.size()) : comm_->start_sum(grad.data(), grad.size());
       return;
     }
     if (&bucket == &buckets_.back()) bucket.buffer.back() = static_cast<S>(weighted_loss_);
     bucket.request = comm_->start_sum(bucket.buffer.data(), static_cast<Index>(bucket.buffer.size()));
+  }
+
+  /// Whether parameter k is summed alone (and sharded, with Sharding::large_parameters).
+  bool large(std::size_t k) const { return !buckets_[bucket_of_[k]].packed; }
+
+  /// Gives every rank every rank's part of matrix(k) for each large parameter k.
+  template <class MatrixOf>
+  void gather_large(const MatrixOf& matrix) {
+    requests_.clear();
+    for (std::size_t k = 0; k < params_.size(); ++k)
+      if (large(k)) requests_.push_back(comm_->start_all_gather(matrix(k).data(), matrix(k).size()));
+    for (const Communicator::Request request : requests_) comm_->wait(request);
   }
 
   std::size_t index_of(const Parameter<S>* parameter) const {
@@ -212,6 +297,10 @@ class GradientSync final : private SweepObserver<S> {
   std::vector<Index> offset_of_;        ///< per parameter: where a packed bucket holds it
   std::vector<int> leaves_;             ///< per parameter: leaves the sweep has yet to pass
   std::vector<bool> final_;             ///< per parameter: its gradient is final in this step
+  Sharding sharding_;
+  bool sharded_ = false;                          ///< the last backward was a sharded one
+  ElementRanges own_ranges_;                      ///< per parameter, when sharded_
+  std::vector<Communicator::Request> requests_;  ///< gathers in flight
   Communicator* comm_ = nullptr;
   double weighted_loss_ = 0;
   std::size_t next_ = 0;      ///< buckets started in this step

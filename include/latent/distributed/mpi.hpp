@@ -12,11 +12,13 @@
 //     trainer.fit(train, test, options);
 //   }
 //
-// When every rank runs on one machine, sums of floats and doubles go through
-// memory the ranks share (mpi_shared_sums.hpp: each rank sums a part, with no
-// copies through the MPI library's buffers), unless LATENT_MPI_SHARED_SUMS=0;
-// across machines, and for sums larger than the shared segments, they are
-// MPI_Iallreduce. Either way every rank ends with the same bits.
+// When every rank runs on one machine, sums (and reduce-scatters and gathers)
+// of floats and doubles go through memory the ranks share
+// (mpi_shared_sums.hpp: each rank sums a part, with no copies through the MPI
+// library's buffers), unless LATENT_MPI_SHARED_SUMS=0; across machines, and
+// for requests larger than the shared segments, they are MPI_Iallreduce,
+// MPI_Ireduce_scatter and MPI_Iallgatherv. Either way every rank ends with
+// the same bits.
 //
 // Every wait has a time limit (LATENT_MPI_TIMEOUT seconds in the
 // environment, else 300; 0 waits forever): a rank whose partners stopped
@@ -137,6 +139,18 @@ class Communicator final : public latent::Communicator {
 
   Request start_sum(float* values, Index count) override { return start_sum_of(values, count, MPI_FLOAT, "a sum of floats"); }
   Request start_sum(double* values, Index count) override { return start_sum_of(values, count, MPI_DOUBLE, "a sum of doubles"); }
+  Request start_reduce_scatter(float* values, Index count) override {
+    return start_reduce_scatter_of(values, count, MPI_FLOAT, "a sum of floats");
+  }
+  Request start_reduce_scatter(double* values, Index count) override {
+    return start_reduce_scatter_of(values, count, MPI_DOUBLE, "a sum of doubles");
+  }
+  Request start_all_gather(float* values, Index count) override {
+    return start_all_gather_of(values, count, MPI_FLOAT, "a gather of floats");
+  }
+  Request start_all_gather(double* values, Index count) override {
+    return start_all_gather_of(values, count, MPI_DOUBLE, "a gather of doubles");
+  }
 
   /// True once the request is done; a request found done is released (do not wait for it again).
   bool test(Request request) override {
@@ -147,8 +161,11 @@ class Communicator final : public latent::Communicator {
     else
       detail::check(MPI_Testall(static_cast<int>(slot.requests.size()), slot.requests.data(), &done, MPI_STATUSES_IGNORE),
                     "MPI_Testall");
-    if (done) slot.busy = false;
-    return done != 0;
+    if (!done) return false;
+    // MPI's reduce-scatter leaves the rank's part at the values' start.
+    if (slot.move_bytes > 0) std::memmove(slot.move_to, slot.move_from, slot.move_bytes);
+    slot.busy = false;
+    return true;
   }
 
   void wait(Request request) override {
@@ -207,6 +224,10 @@ class Communicator final : public latent::Communicator {
     bool busy = false;
     bool shared = false;  // a sum through shared memory, numbered `ticket`
     detail::SharedSums::Ticket ticket = 0;
+    std::vector<int> counts, offsets;  // the ranks' parts, for MPI's reduce-scatter and gather
+    void* move_to = nullptr;           // once done: move_bytes from move_from to move_to
+    const void* move_from = nullptr;
+    std::size_t move_bytes = 0;
   };
 
   /// Returns once done() holds; throws latent::error naming this rank and
@@ -265,6 +286,55 @@ class Communicator final : public latent::Communicator {
     return request;
   }
 
+  template <class S>
+  Request start_reduce_scatter_of(S* values, Index count, MPI_Datatype type, const char* what) {
+    if (count > INT_MAX) return start_sum_of(values, count, type, what);  // all the sums: more than asked
+    const Request request = free_slot(what);
+    Slot& slot = slots_[static_cast<std::size_t>(request)];
+    if (shared_sums_ && shared_sums_->fits(count * Index(sizeof(S)))) {
+      slot.shared = true;
+      slot.ticket = shared_sums_->start(values, count, detail::SharedSums::Kind::reduce_scatter);
+      return request;
+    }
+    set_parts(slot, count);
+    slot.move_to = values + part_begin(count, rank_);
+    slot.move_from = values;
+    slot.move_bytes = static_cast<std::size_t>(slot.counts[static_cast<std::size_t>(rank_)]) * sizeof(S);
+    MPI_Request r;
+    detail::check(MPI_Ireduce_scatter(MPI_IN_PLACE, values, slot.counts.data(), type, MPI_SUM, comm_, &r), "MPI_Ireduce_scatter");
+    slot.requests.push_back(r);
+    return request;
+  }
+
+  template <class S>
+  Request start_all_gather_of(S* values, Index count, MPI_Datatype type, const char* what) {
+    if (count > INT_MAX) throw error("latent::mpi: a gather of more than 2^31 - 1 values");
+    const Request request = free_slot(what);
+    Slot& slot = slots_[static_cast<std::size_t>(request)];
+    if (shared_sums_ && shared_sums_->fits(count * Index(sizeof(S)))) {
+      slot.shared = true;
+      slot.ticket = shared_sums_->start(values, count, detail::SharedSums::Kind::all_gather);
+      return request;
+    }
+    set_parts(slot, count);
+    MPI_Request r;
+    detail::check(MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, values, slot.counts.data(), slot.offsets.data(), type,
+                                  comm_, &r),
+                  "MPI_Iallgatherv");
+    slot.requests.push_back(r);
+    return request;
+  }
+
+  /// The ranks' parts of `count` values (Communicator::part_begin), as MPI's counts and offsets.
+  void set_parts(Slot& slot, Index count) const {
+    slot.counts.resize(static_cast<std::size_t>(size_));
+    slot.offsets.resize(static_cast<std::size_t>(size_));
+    for (int q = 0; q < size_; ++q) {
+      slot.offsets[static_cast<std::size_t>(q)] = static_cast<int>(part_begin(count, q));
+      slot.counts[static_cast<std::size_t>(q)] = static_cast<int>(part_begin(count, q + 1) - part_begin(count, q));
+    }
+  }
+
   template <class Start>
   Request track(const char* what, const Start& start) {
     const Request request = free_slot(what);
@@ -283,6 +353,7 @@ class Communicator final : public latent::Communicator {
     slots_[k].what = what;
     slots_[k].busy = true;
     slots_[k].shared = false;
+    slots_[k].move_bytes = 0;
     return static_cast<Request>(k);
   }
 

@@ -24,6 +24,10 @@
 //   gather:  once every rank has reduced s, the rank copies the other parts
 //            of the result from their owners' segments, and publishes
 //            finished = s.
+// A reduce-scatter (each rank needs only its part of the sums) stops after
+// reduce: the rank's values get its part's sums, its segment nothing. A gather
+// (each rank's part of the values to all) copies the rank's own part into its
+// segment on arrival, reduces nothing, and gathers as a sum does.
 // Sums advance in order, only when their owner tests or waits (nothing runs
 // in the background). A segment's data area is a ring: a sum placed at its
 // start again first waits until every rank has finished every earlier sum, so
@@ -86,9 +90,14 @@ class SharedSums {
   /// on every rank for the same size.
   bool fits(Index bytes) const { return bytes <= capacity_; }
 
-  /// Starts summing values[0 .. count) over the ranks (the arrive phase).
+  /// What a request leaves in every rank's values: the sums, this rank's
+  /// part of them, or every rank's part of the values.
+  enum class Kind { sum, reduce_scatter, all_gather };
+
+  /// Starts summing values[0 .. count) over the ranks, or another Kind of
+  /// request (the arrive phase).
   template <class S>
-  Ticket start(S* values, Index count) {
+  Ticket start(S* values, Index count, Kind kind = Kind::sum) {
     static_assert(std::is_same<S, float>::value || std::is_same<S, double>::value, "SharedSums: floats or doubles");
     const Index bytes = count * Index(sizeof(S));
     const Ticket ticket = ++started_;
@@ -100,11 +109,13 @@ class SharedSums {
         return all_reached(kFinished, ticket - 1);
       }, "a sum between the ranks of this machine");
     }
-    Sum sum{ticket, values, count, Index(sizeof(S)), next_offset_, Phase::arrived};
+    Sum sum{ticket, values, count, Index(sizeof(S)), next_offset_, Phase::arrived, kind};
     next_offset_ = align(next_offset_ + bytes);
+    // A sum leaves the others' parts for them to add; a gather, the rank's own.
     for (int q = 0; q < size_; ++q)
-      if (q != rank_) std::memcpy(data(rank_, sum) + part_begin(sum, q) * sum.width, values + part_begin(sum, q),
-                                  static_cast<std::size_t>((part_begin(sum, q + 1) - part_begin(sum, q)) * sum.width));
+      if ((q == rank_) == (kind == Kind::all_gather))
+        std::memcpy(data(rank_, sum) + part_begin(sum, q) * sum.width, values + part_begin(sum, q),
+                    static_cast<std::size_t>((part_begin(sum, q + 1) - part_begin(sum, q)) * sum.width));
     publish(kArrived, ticket);
     pending_.push_back(sum);  // reuses its capacity: the queue empties every step
     return ticket;
@@ -117,12 +128,15 @@ class SharedSums {
       Sum& sum = pending_[oldest_];
       if (sum.phase == Phase::arrived) {
         if (!all_reached(kArrived, sum.ticket)) break;
-        sum.width == Index(sizeof(float)) ? reduce<float>(sum) : reduce<double>(sum);
+        if (sum.kind != Kind::all_gather) sum.width == Index(sizeof(float)) ? reduce<float>(sum) : reduce<double>(sum);
         sum.phase = Phase::reduced;
         publish(kReduced, sum.ticket);
       }
-      if (!all_reached(kReduced, sum.ticket)) break;
-      gather(sum);
+      // A reduce-scatter reads no segment after its reduce.
+      if (sum.kind != Kind::reduce_scatter) {
+        if (!all_reached(kReduced, sum.ticket)) break;
+        gather(sum);
+      }
       publish(kFinished, sum.ticket);
       if (++oldest_ == pending_.size()) {
         pending_.clear();
@@ -141,6 +155,7 @@ class SharedSums {
     Index width;   // bytes a value
     Index offset;  // in the data areas (the same on every rank)
     Phase phase;
+    Kind kind;
   };
 
   // A segment: three counters, a cache line each, then the data area.
@@ -218,6 +233,12 @@ class SharedSums {
       const S* from = q == rank_ ? mine : reinterpret_cast<const S*>(data(q, sum)) + begin;
       return Eigen::Map<const Vector<S>>(from, length);
     };
+    if (sum.kind == Kind::reduce_scatter && size_ == 2) {
+      // No other rank reads these sums: straight into the values (one of the
+      // two terms, each element read before it is written).
+      Eigen::Map<Vector<S>>(mine, length) = part_of(0) + part_of(1);
+      return;
+    }
     Eigen::Map<Vector<S>> total(reinterpret_cast<S*>(data(rank_, sum)) + begin, length);
     total = part_of(0) + part_of(1);
     for (int q = 2; q < size_; ++q) total += part_of(q);

@@ -16,13 +16,14 @@ class Adam : public SlotOptimizer<S, 2> {
       : lr(lr), beta1(beta1), beta2(beta2), eps(eps), weight_decay(weight_decay) {}
 
   /// One update of every parameter from its grad (grads are left as they
-  /// are, or cleared: AfterStep).
-  void step(const ParameterList<S>& params, AfterStep after = AfterStep::keep_grads) {
+  /// are, or cleared: AfterStep); given `only`, of those elements alone (the
+  /// others, their gradients and their state are left as they are).
+  void step(const ParameterList<S>& params, AfterStep after = AfterStep::keep_grads, const ElementRanges& only = {}) {
     this->bind(params);
     const auto t = static_cast<double>(++this->steps_);
     const S step_size = lr / S(1 - std::pow(double(beta1), t));
     const S inv_sqrt_bias2 = S(1 / std::sqrt(1 - std::pow(double(beta2), t)));
-    this->update_pieces(params, after, [&](std::size_t i, Index begin, Index count) {
+    this->update_pieces(params, after, only, [&](std::size_t i, Index begin, Index count) {
       auto w = detail::piece(params[i]->value, begin, count);
       const auto g = detail::piece(params[i]->grad, begin, count);
       auto m = detail::piece(this->slots_[0][i], begin, count);

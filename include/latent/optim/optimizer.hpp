@@ -34,6 +34,20 @@ struct steps_clearing_grads<Optimizer, S,
                                                                                  AfterStep::clear_grads))>>
     : std::true_type {};
 
+/// True for an optimizer that can update parts of its parameters
+/// (step(params, after, ElementRanges)) and keeps all its per-element state in
+/// slots (SlotOptimizer's slot(s, i)), so that a data-parallel run can shard
+/// its updates over the ranks (GradientSync's Sharding::large_parameters).
+template <class Optimizer, class S, class = void>
+struct steps_element_ranges : std::false_type {};
+template <class Optimizer, class S>
+struct steps_element_ranges<
+    Optimizer, S,
+    std::void_t<decltype(std::declval<Optimizer&>().step(std::declval<const ParameterList<S>&>(), AfterStep::clear_grads,
+                                                         std::declval<const ElementRanges&>())),
+                decltype(std::declval<Optimizer&>().slot(std::size_t{}, std::size_t{})), decltype(Optimizer::kSlots)>>
+    : std::true_type {};
+
 }  // namespace detail
 
 /// A matrix of optimizer state seen from a checkpoint.
@@ -70,6 +84,13 @@ class SlotOptimizer {
                           " but its state is " + shape_string(slots_[0][i]));
   }
 
+  /// The number of state matrices a parameter has (Adam's moments: 2).
+  static constexpr std::size_t kSlots = Slots;
+  /// Whether the state exists (after the first step or a restore).
+  bool bound() const { return !slots_[0].empty(); }
+  /// Slot s's state of parameter i (bound() first).
+  Matrix<S>& slot(std::size_t s, std::size_t i) { return slots_.at(s).at(i); }
+
   /// Number of steps taken.
   std::int64_t steps() const { return steps_; }
   void set_steps(std::int64_t steps) { steps_ = steps; }
@@ -84,15 +105,18 @@ class SlotOptimizer {
   }
 
  protected:
-  /// update(i, begin, count) for every piece of every parameter (split over
-  /// latent's threads), each piece's gradient cleared right after its update
-  /// when asked, while it is still in cache.
+  /// update(i, begin, count) for every piece of every parameter, or of its
+  /// range in `only` (split over latent's threads), each piece's gradient
+  /// cleared right after its update when asked, while it is still in cache.
   template <class Update>
-  static void update_pieces(const ParameterList<S>& params, AfterStep after, const Update& update) {
-    detail::for_each_piece(params, [&](std::size_t i, Index begin, Index count) {
-      update(i, begin, count);
-      if (after == AfterStep::clear_grads) detail::piece(params[i]->grad, begin, count).setZero();
-    });
+  static void update_pieces(const ParameterList<S>& params, AfterStep after, const ElementRanges& only, const Update& update) {
+    detail::for_each_piece(
+        params,
+        [&](std::size_t i, Index begin, Index count) {
+          update(i, begin, count);
+          if (after == AfterStep::clear_grads) detail::piece(params[i]->grad, begin, count).setZero();
+        },
+        only);
   }
 
   std::array<std::vector<Matrix<S>>, Slots> slots_;

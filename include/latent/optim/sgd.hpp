@@ -14,11 +14,12 @@ class Sgd : public SlotOptimizer<S, 1> {
   }
 
   /// One update of every parameter from its grad (grads are left as they
-  /// are, or cleared: AfterStep).
-  void step(const ParameterList<S>& params, AfterStep after = AfterStep::keep_grads) {
+  /// are, or cleared: AfterStep); given `only`, of those elements alone (the
+  /// others, their gradients and their state are left as they are).
+  void step(const ParameterList<S>& params, AfterStep after = AfterStep::keep_grads, const ElementRanges& only = {}) {
     this->bind(params);
     ++this->steps_;
-    this->update_pieces(params, after, [&](std::size_t i, Index begin, Index count) {
+    this->update_pieces(params, after, only, [&](std::size_t i, Index begin, Index count) {
       auto w = detail::piece(params[i]->value, begin, count);
       const auto g = detail::piece(params[i]->grad, begin, count);
       if (momentum == S(0)) {

@@ -84,8 +84,8 @@ class GanTrainer
         generator_params_(model.generator_parameters()),
         discriminator_params_(model.discriminator_parameters()),
         rng_(options.seed, streams::training_noise),
-        generator_gradients_(generator_params_),
-        discriminator_gradients_(discriminator_params_) {
+        generator_gradients_(generator_params_, GradientSync<Scalar>::kBucketBytes, detail::sharding_for<GeneratorOptimizer, Scalar>()),
+        discriminator_gradients_(discriminator_params_, GradientSync<Scalar>::kBucketBytes, detail::sharding_for<DiscriminatorOptimizer, Scalar>()) {
     if (options_.n_critic < 1) throw error("GanTrainer: n_critic must be at least 1, got " + std::to_string(options_.n_critic));
     detail::check_critic_options<Loss>("GanTrainer", options_.real_label, options_.clip_grad_norm);
     if (!(options_.real_label_spread >= 0 && options_.real_label_spread < options_.real_label))
@@ -140,7 +140,7 @@ class GanTrainer
     }
     const double g_loss = detail::global_backward(generator_gradients_, this->parallel(), slice, generator_tape_, g_local);
     if (!std::isfinite(g_loss)) return g_loss;
-    means.add("g_grad_norm", detail::update(generator_optimizer_, generator_params_, options_.clip_grad_norm), weight);
+    means.add("g_grad_norm", detail::update(generator_optimizer_, generator_gradients_, this->parallel(), options_.clip_grad_norm), weight);
     means.add("g_loss", g_loss, weight);
     return d_loss + g_loss;
   }
@@ -188,6 +188,12 @@ class GanTrainer
   /// The trainer's part of a checkpoint (see EpochTrainer::save_checkpoint):
   /// both networks ("gan.generator.*", "gan.discriminator.*"), both
   /// optimizers, the noise generator, the critic-step count.
+  /// Makes the optimizers' state whole on every rank (see GradientSync::gather_state).
+  void gather_sharded_state() {
+    generator_gradients_.gather_state(this->parallel(), generator_optimizer_);
+    discriminator_gradients_.gather_state(this->parallel(), discriminator_optimizer_);
+  }
+
   void bind_state(Checkpointer& state) {
     state.add_model("gan", model_)
         .add_optimizer("generator_optimizer", generator_optimizer_, generator_params_)

@@ -76,8 +76,7 @@ enum class NormReport { always, when_clipping };
 /// them. Returns the gradient norm before clipping; NaN when it was not
 /// measured (no clipping, NormReport::when_clipping).
 template <class Optimizer, class S>
-double update(Optimizer& optimizer, const ParameterList<S>& params, double clip_norm,
-              NormReport report = NormReport::always) {
+double update(Optimizer& optimizer, const ParameterList<S>& params, double clip_norm, NormReport report) {
   const double norm = clip_norm > 0                      ? clip_grad_norm(params, clip_norm)
                       : report == NormReport::always ? grad_norm(params)
                                                      : std::numeric_limits<double>::quiet_NaN();
@@ -88,6 +87,36 @@ double update(Optimizer& optimizer, const ParameterList<S>& params, double clip_
     zero_grad(params);
   }
   return norm;
+}
+
+/// How a trainer's GradientSync for an Optimizer shards: the large
+/// parameters' updates, when the optimizer can step parts of its parameters.
+template <class Optimizer, class S>
+constexpr Sharding sharding_for() {
+  return steps_element_ranges<Optimizer, S>::value ? Sharding::large_parameters : Sharding::none;
+}
+
+/// The same for the parameters of `gradients` after its backward: sharded
+/// over the ranks when it was (see GradientSync), each rank clipping and
+/// updating its part and then receiving the others'.
+template <class Optimizer, class S>
+double update(Optimizer& optimizer, GradientSync<S>& gradients, DataParallel& parallel, double clip_norm,
+              NormReport report = NormReport::always) {
+  if (!gradients.sharded()) return update(optimizer, gradients.parameters(), clip_norm, report);
+  if constexpr (steps_element_ranges<Optimizer, S>::value) {
+    const ElementRanges& mine = gradients.own_ranges();
+    double norm = std::numeric_limits<double>::quiet_NaN();
+    if (clip_norm > 0 || report == NormReport::always) norm = std::sqrt(gradients.squared_norm());
+    if (clip_norm > 0 && norm > clip_norm) {
+      const S factor = static_cast<S>(clip_norm / norm);
+      for (std::size_t k = 0; k < mine.size(); ++k) piece(gradients.parameters()[k]->grad, mine[k].begin, mine[k].count) *= factor;
+    }
+    optimizer.step(gradients.parameters(), AfterStep::clear_grads, mine);
+    gradients.finish_update(parallel);
+    return norm;
+  } else {
+    throw error("update: the gradients are sharded, but the optimizer cannot update parts of its parameters");
+  }
 }
 
 /// One update of a GAN's critic on this rank's `slice` of a batch:
@@ -105,7 +134,7 @@ double critic_update(const RecordLoss& record_loss, Tape<S>& tape, DataParallel&
   if (slice.count > 0) terms = record_loss();
   const double loss = global_backward(gradients, parallel, slice, tape, terms.loss);
   if (!std::isfinite(loss)) return loss;
-  means.add("d_grad_norm", update(optimizer, gradients.parameters(), clip_norm), weight);
+  means.add("d_grad_norm", update(optimizer, gradients, parallel, clip_norm), weight);
   lipschitz.after_critic_update(gradients.parameters());
   means.add("d_loss", loss, weight);
   if (slice.count == 0) return loss;

@@ -6,6 +6,9 @@
 //       infinite when a loss was (the step then updated nothing)
 //   void evaluate_into(const data::Dataset& test, EpochRecord&)
 //   void bind_state(Checkpointer&)          its part of a checkpoint
+// and, if its GradientSyncs shard updates (Sharding::large_parameters),
+//   void gather_sharded_state()             makes whole on every rank the
+//       optimizer state that sharded updates split (GradientSync::gather_state)
 //   Model& model()                          the model it trains
 // and builds its step from the parts in train/step_parts.hpp (a batch's
 // images and labels on a tape, a gradient summed over the ranks, one
@@ -30,6 +33,8 @@
 #include <functional>
 #include <sstream>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "latent/data/dataset.hpp"
@@ -83,8 +88,10 @@ class EpochTrainer {
       EpochRecord record;
       record.epoch = epoch;
       parallel_.global_means(means).write_to(record, "train_");
-      if (parallel_.distributed())
+      if (parallel_.distributed()) {
+        make_state_whole();
         parallel_.require_same_state(checkpointer(false).capture().to_bytes(), "after epoch " + std::to_string(epoch));
+      }
       const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (!test.empty()) self().evaluate_into(test, record);
       record.set("seconds", train_seconds);
@@ -112,6 +119,7 @@ class EpochTrainer {
   /// generator, epoch and step, the history), atomically. Distributed, every rank calls it
   /// and rank 0 alone writes; if it fails, every rank throws.
   void save_checkpoint(const std::string& path) {
+    make_state_whole();
     parallel_.all_or_none([&] {
       if (parallel_.rank() == 0) checkpointer().save(path);
     });
@@ -164,6 +172,18 @@ class EpochTrainer {
  private:
   Derived& self() { return static_cast<Derived&>(*this); }
 
+  template <class T, class = void>
+  struct shards_updates : std::false_type {};
+  template <class T>
+  struct shards_updates<T, std::void_t<decltype(std::declval<T&>().gather_sharded_state())>> : std::true_type {};
+
+  /// Makes the state whole on every rank before it is captured (collective
+  /// when distributed: every rank calls it).
+  void make_state_whole() {
+    if constexpr (shards_updates<Derived>::value)
+      if (parallel_.distributed()) self().gather_sharded_state();
+  }
+
   /// Before a distributed fit: the ranks must have the same options and data
   /// sizes; then every rank takes rank 0's state (parameters, optimizer,
   /// noise generator, counters), so that no rank can start apart.
@@ -175,6 +195,7 @@ class EpochTrainer {
                             {"training examples", std::to_string(train.size())},
                             {"test examples", std::to_string(test.size())}},
                            "fit");
+    make_state_whole();  // after an earlier fit
     const std::vector<std::uint8_t> state = parallel_.from_rank_zero([&] { return checkpointer().capture().to_bytes(); });
     parallel_.all_or_none([&] {
       if (parallel_.rank() != 0) checkpointer().restore(Checkpoint::from_bytes(state, "rank 0's training state"));

@@ -74,9 +74,9 @@ class VaeGanTrainer : public EpochTrainer<VaeGanTrainer<Model, Optimizer, Lipsch
         decoder_params_(model.decoder_parameters()),
         discriminator_params_(model.discriminator_parameters()),
         rng_(options.seed, streams::training_noise),
-        encoder_gradients_(encoder_params_),
-        decoder_gradients_(decoder_params_),
-        discriminator_gradients_(discriminator_params_) {
+        encoder_gradients_(encoder_params_, GradientSync<Scalar>::kBucketBytes, detail::sharding_for<Optimizer, Scalar>()),
+        decoder_gradients_(decoder_params_, GradientSync<Scalar>::kBucketBytes, detail::sharding_for<Optimizer, Scalar>()),
+        discriminator_gradients_(discriminator_params_, GradientSync<Scalar>::kBucketBytes, detail::sharding_for<Optimizer, Scalar>()) {
     if (!(options_.gamma >= 0)) throw error("VaeGanTrainer: gamma must be positive (or 0), got " + std::to_string(options_.gamma));
     if (!(options_.kl_weight > 0))
       throw error("VaeGanTrainer: kl_weight must be positive, got " + std::to_string(options_.kl_weight));
@@ -111,7 +111,7 @@ class VaeGanTrainer : public EpochTrainer<VaeGanTrainer<Model, Optimizer, Lipsch
     }
     const double e_loss = detail::global_backward(encoder_gradients_, this->parallel(), slice, encoder_tape_, e_local);
     if (!std::isfinite(e_loss)) return e_loss;
-    means.add("e_grad_norm", detail::update(encoder_optimizer_, encoder_params_, options_.clip_grad_norm), weight);
+    means.add("e_grad_norm", detail::update(encoder_optimizer_, encoder_gradients_, this->parallel(), options_.clip_grad_norm), weight);
 
     // 2. The decoder, on step 1's codes and on prior codes, through the frozen discriminator.
     decoder_tape_.reset();
@@ -130,7 +130,7 @@ class VaeGanTrainer : public EpochTrainer<VaeGanTrainer<Model, Optimizer, Lipsch
     }
     const double g_loss = detail::global_backward(decoder_gradients_, this->parallel(), slice, decoder_tape_, g_local);
     if (!std::isfinite(g_loss)) return g_loss;
-    means.add("g_grad_norm", detail::update(decoder_optimizer_, decoder_params_, options_.clip_grad_norm), weight);
+    means.add("g_grad_norm", detail::update(decoder_optimizer_, decoder_gradients_, this->parallel(), options_.clip_grad_norm), weight);
 
     // 3. The discriminator: the real batch against step 2's reconstructions and prior samples.
     const auto record = [&] {
@@ -193,6 +193,13 @@ class VaeGanTrainer : public EpochTrainer<VaeGanTrainer<Model, Optimizer, Lipsch
   /// The trainer's part of a checkpoint (see EpochTrainer::save_checkpoint): the
   /// three networks ("vaegan.encoder.*", ...), their optimizers, the noise
   /// generator.
+  /// Makes the optimizers' state whole on every rank (see GradientSync::gather_state).
+  void gather_sharded_state() {
+    encoder_gradients_.gather_state(this->parallel(), encoder_optimizer_);
+    decoder_gradients_.gather_state(this->parallel(), decoder_optimizer_);
+    discriminator_gradients_.gather_state(this->parallel(), discriminator_optimizer_);
+  }
+
   void bind_state(Checkpointer& state) {
     state.add_model("vaegan", model_)
         .add_optimizer("encoder_optimizer", encoder_optimizer_, encoder_params_)

@@ -56,7 +56,7 @@ class VaeTrainer : public EpochTrainer<VaeTrainer<Model, Optimizer, Objective>> 
         options_(options),
         params_(model.parameters()),
         rng_(options.seed, streams::training_noise),
-        gradients_(params_) {}
+        gradients_(params_, GradientSync<Scalar>::kBucketBytes, detail::sharding_for<Optimizer, Scalar>()) {}
 
   /// One optimizer step on the examples `batch` of `data`; adds the step's
   /// figures to `means` and returns the loss (checked for NaN by the caller
@@ -78,7 +78,7 @@ class VaeTrainer : public EpochTrainer<VaeTrainer<Model, Optimizer, Objective>> 
     const double loss = detail::global_backward(gradients_, this->parallel(), slice, tape_, local_loss);
     if (!std::isfinite(loss)) return loss;  // leave the parameters as they were
     if (options_.lr_schedule) optimizer_.lr = static_cast<Scalar>(options_.lr_schedule(this->steps_done_));
-    const double norm = detail::update(optimizer_, params_, options_.clip_norm, detail::NormReport::when_clipping);
+    const double norm = detail::update(optimizer_, gradients_, this->parallel(), options_.clip_norm, detail::NormReport::when_clipping);
     if (options_.clip_norm > 0) means.add("grad_norm", norm, slice.share());
     return loss;
   }
@@ -109,6 +109,9 @@ class VaeTrainer : public EpochTrainer<VaeTrainer<Model, Optimizer, Objective>> 
   void evaluate_into(const data::Dataset& test, EpochRecord& record) { evaluate(test).write_to(record, "test_"); }
 
   /// The trainer's part of a checkpoint (see EpochTrainer::save_checkpoint).
+  /// Makes the optimizer's state whole on every rank (see GradientSync::gather_state).
+  void gather_sharded_state() { gradients_.gather_state(this->parallel(), optimizer_); }
+
   void bind_state(Checkpointer& state) {
     state.add_model("model", model_).add_optimizer("optimizer", optimizer_, params_).add_rng("rng", rng_);
   }
