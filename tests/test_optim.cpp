@@ -140,6 +140,55 @@ TEST_CASE("clip_grad_norm", "[optim]") {
   }
 }
 
+TEST_CASE("grad_norm splits over threads with the same bits, and sums parts given as element ranges", "[optim]") {
+  // 300 x 300 and 7 x 1: several fixed blocks, and a share for each of two threads.
+  latent::Parameter<float> a(test::random_matrix(300, 300, 3).cast<float>()), b(test::random_matrix(7, 1, 4).cast<float>());
+  a.grad = test::random_matrix(300, 300, 5).cast<float>();
+  b.grad = test::random_matrix(7, 1, 6).cast<float>();
+  const latent::ParameterList<float> params{&a, &b};
+  const double exact = std::sqrt(a.grad.cast<double>().squaredNorm() + b.grad.cast<double>().squaredNorm());
+  const test::ThreadSettings restore;
+  std::vector<double> norms;
+  for (int threads : {1, 2}) {
+    latent::set_num_threads(threads);
+    REQUIRE(latent::detail::element_shares(a.grad.size()) == threads);
+    norms.push_back(latent::grad_norm(params));
+  }
+  REQUIRE(norms[0] == norms[1]);
+  REQUIRE(norms[0] == Approx(exact).epsilon(1e-6));
+  // Two parts of a, b in neither: their squares add up to a's.
+  const double first = latent::detail::squared_grad_norm(params, {{0, 50000}, {0, 0}});
+  const double second = latent::detail::squared_grad_norm(params, {{50000, 40000}, {3, 0}});
+  REQUIRE(first + second == Approx(a.grad.cast<double>().squaredNorm()).epsilon(1e-6));
+}
+
+TEMPLATE_TEST_CASE("a step of element ranges updates those elements as a whole step does, and nothing else", "[optim]",
+                   latent::Adam<float>, latent::Sgd<float>) {
+  latent::Parameter<float> whole(test::random_matrix(200, 100, 7).cast<float>()), parts(whole.value);
+  latent::Parameter<float> small_whole(test::random_matrix(3, 1, 8).cast<float>()), small_parts(small_whole.value);
+  TestType all(0.01f), ranged(0.01f);
+  for (std::uint64_t step = 0; step < 3; ++step) {
+    whole.grad = parts.grad = test::random_matrix(200, 100, 20 + step).cast<float>();
+    small_whole.grad = small_parts.grad = test::random_matrix(3, 1, 30 + step).cast<float>();
+    Matrix<float> before = parts.value, grad = parts.grad;
+    all.step({&whole, &small_whole});
+    // Elements 5000 .. 11999 of the large parameter, all of the small one.
+    ranged.step({&parts, &small_parts}, latent::AfterStep::clear_grads, {{5000, 7000}, {0, 3}});
+    const auto updated = latent::detail::piece(parts.value, 5000, 7000);
+    REQUIRE((updated == latent::detail::piece(whole.value, 5000, 7000)).all());
+    REQUIRE((latent::detail::piece(parts.value, 0, 5000) == latent::detail::piece(before, 0, 5000)).all());
+    REQUIRE((latent::detail::piece(parts.value, 12000, 8000) ==
+             latent::detail::piece(before, 12000, 8000)).all());
+    REQUIRE((latent::detail::piece(parts.grad, 5000, 7000) == 0.0f).all());  // cleared
+    REQUIRE((latent::detail::piece(parts.grad, 0, 5000) == latent::detail::piece(grad, 0, 5000)).all());
+    REQUIRE(small_parts.value == small_whole.value);
+    // Outside its range the state is untouched, so the next step's ranged update matches only where it always ran:
+    parts.value = whole.value;  // start the next step from the same values everywhere
+  }
+  REQUIRE_THROWS_AS(ranged.step({&parts, &small_parts}, latent::AfterStep::keep_grads, {{19999, 2}, {0, 3}}), latent::shape_error);
+  REQUIRE_THROWS_AS(ranged.step({&parts, &small_parts}, latent::AfterStep::keep_grads, {{0, 1}}), latent::shape_error);
+}
+
 TEST_CASE("clip_weights clamps every parameter value", "[optim]") {
   latent::Parameter<float> p(Matrix<float>(Eigen::VectorXf::LinSpaced(5, -1, 1)));
   latent::clip_weights<float>({&p}, 0.5);

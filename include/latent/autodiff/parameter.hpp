@@ -82,6 +82,12 @@ using ElementRanges = std::vector<ElementRange>;
 
 namespace detail {
 
+/// Elements begin .. begin + count - 1 of `m` (column-major), as an array.
+template <class S>
+Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>> piece(Matrix<S>& m, Index begin, Index count) {
+  return Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>>(m.data() + begin, count);
+}
+
 /// Calls visit(i, begin, count) on pieces that cover every element of every
 /// parameter (elements begin .. begin + count - 1 of params[i], column-major),
 /// or of its range in `only` when given, once: split over element_shares()
@@ -117,11 +123,34 @@ void for_each_piece(const ParameterList<S>& params, const Visit& visit, const El
   });
 }
 
-/// Elements begin .. begin + count - 1 of `m` (column-major), as an array.
+/// The squared L2 norm of every parameter's gradient (or of its range in
+/// `only`), split over latent's threads. Blocks of a fixed size are summed in
+/// a fixed order, so the bits do not depend on the number of threads.
 template <class S>
-Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>> piece(Matrix<S>& m, Index begin, Index count) {
-  return Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>>(m.data() + begin, count);
+double squared_grad_norm(const ParameterList<S>& params, const ElementRanges& only = {}) {
+  constexpr Index kBlock = Index(1) << 15;
+  struct Block {
+    std::size_t parameter;
+    Index begin, count;
+  };
+  std::vector<Block> blocks;
+  Index total = 0;
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const ElementRange range = only.empty() ? ElementRange{0, params[i]->grad.size()} : only.at(i);
+    for (Index at = 0; at < range.count; at += kBlock) blocks.push_back({i, range.begin + at, std::min(kBlock, range.count - at)});
+    total += range.count;
+  }
+  std::vector<double> sums(blocks.size());
+  const int shares = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(element_shares(total)), blocks.size()));
+  if (shares > 0) run_shares(shares, [&](int share) {
+    for (std::size_t b = blocks.size() * share / shares; b < blocks.size() * (share + 1) / shares; ++b)
+      sums[b] = static_cast<double>(piece(params[blocks[b].parameter]->grad, blocks[b].begin, blocks[b].count).matrix().squaredNorm());
+  });
+  double squared = 0;
+  for (const double sum : sums) squared += sum;
+  return squared;
 }
+
 
 }  // namespace detail
 

@@ -145,13 +145,12 @@ class GradientSync final : private SweepObserver<S> {
   /// The squared L2 norm of the global batch's gradient, on every rank alike
   /// (when sharded(); collective).
   double squared_norm() {
-    double squared = 0;
-    for (std::size_t k = 0; k < params_.size(); ++k) {
-      // The parameters whole on every rank count on rank 0 alone.
-      if (!large(k) && comm_->rank() != 0) continue;
-      const ElementRange range = own_ranges_[k];
-      squared += static_cast<double>(detail::piece(params_[k]->grad, range.begin, range.count).matrix().squaredNorm());
-    }
+    // The parameters whole on every rank count on rank 0 alone.
+    norm_ranges_ = own_ranges_;
+    if (comm_->rank() != 0)
+      for (std::size_t k = 0; k < params_.size(); ++k)
+        if (!large(k)) norm_ranges_[k].count = 0;
+    double squared = detail::squared_grad_norm(params_, norm_ranges_);
     comm_->sum(&squared, 1);
     return squared;
   }
@@ -300,6 +299,7 @@ class GradientSync final : private SweepObserver<S> {
   Sharding sharding_;
   bool sharded_ = false;                          ///< the last backward was a sharded one
   ElementRanges own_ranges_;                      ///< per parameter, when sharded_
+  ElementRanges norm_ranges_;                     ///< what this rank adds to the gradient's norm
   std::vector<Communicator::Request> requests_;  ///< gathers in flight
   Communicator* comm_ = nullptr;
   double weighted_loss_ = 0;

@@ -11,12 +11,10 @@
 
 namespace latent {
 
-/// L2 norm of all gradients together.
+/// L2 norm of all gradients together (split over latent's threads).
 template <class S>
 double grad_norm(const ParameterList<S>& params) {
-  double squared = 0;
-  for (const auto* p : params) squared += static_cast<double>(p->grad.squaredNorm());
-  return std::sqrt(squared);
+  return std::sqrt(detail::squared_grad_norm(params));
 }
 
 /// Scales all gradients so their global norm is at most max_norm; returns the
