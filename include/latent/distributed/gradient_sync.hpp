@@ -24,9 +24,9 @@
 // over the ranks, as ZeRO's first stage does: its sum is a reduce-scatter
 // (each rank gets the sums of its part only), the optimizer updates each
 // rank's part alone (own_ranges()), and finish_update() gives every rank the
-// other parts' new values. The ranks share an update's work (Adam's square
-// roots and divisions are a tenth of an MLP VAE step) for the same bytes a
-// plain sum moves. An optimizer's state is then whole on no rank between
+// other parts' new values. The ranks share an update's work (Adam's is a
+// tenth of an MLP VAE step) for the bytes a plain sum moves: a reduce-scatter
+// and a gather make one. An optimizer's state is then whole on no rank between
 // checkpoints; gather_state() makes it whole.
 #pragma once
 

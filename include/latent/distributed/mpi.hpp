@@ -268,15 +268,20 @@ class Communicator final : public latent::Communicator {
     });
   }
 
+  /// Starts a request of `kind` in the memory the ranks share, if it fits there.
+  template <class S>
+  bool started_in_shared_memory(Slot& slot, S* values, Index count, detail::SharedSums::Kind kind) {
+    if (!shared_sums_ || !shared_sums_->fits(count * Index(sizeof(S)))) return false;
+    slot.shared = true;
+    slot.ticket = shared_sums_->start(values, count, kind);
+    return true;
+  }
+
   template <class S>
   Request start_sum_of(S* values, Index count, MPI_Datatype type, const char* what) {
     const Request request = free_slot(what);
-    if (shared_sums_ && shared_sums_->fits(count * Index(sizeof(S)))) {
-      Slot& slot = slots_[static_cast<std::size_t>(request)];
-      slot.shared = true;
-      slot.ticket = shared_sums_->start(values, count);
+    if (started_in_shared_memory(slots_[static_cast<std::size_t>(request)], values, count, detail::SharedSums::Kind::sum))
       return request;
-    }
     for (Index at = 0; at < count; at += static_cast<Index>(kChunk)) {
       const int piece = static_cast<int>(std::min<Index>(static_cast<Index>(kChunk), count - at));
       MPI_Request r;
@@ -291,11 +296,7 @@ class Communicator final : public latent::Communicator {
     if (count > INT_MAX) return start_sum_of(values, count, type, what);  // all the sums: more than asked
     const Request request = free_slot(what);
     Slot& slot = slots_[static_cast<std::size_t>(request)];
-    if (shared_sums_ && shared_sums_->fits(count * Index(sizeof(S)))) {
-      slot.shared = true;
-      slot.ticket = shared_sums_->start(values, count, detail::SharedSums::Kind::reduce_scatter);
-      return request;
-    }
+    if (started_in_shared_memory(slot, values, count, detail::SharedSums::Kind::reduce_scatter)) return request;
     set_parts(slot, count);
     slot.move_to = values + part_begin(count, rank_);
     slot.move_from = values;
@@ -311,11 +312,7 @@ class Communicator final : public latent::Communicator {
     if (count > INT_MAX) throw error("latent::mpi: a gather of more than 2^31 - 1 values");
     const Request request = free_slot(what);
     Slot& slot = slots_[static_cast<std::size_t>(request)];
-    if (shared_sums_ && shared_sums_->fits(count * Index(sizeof(S)))) {
-      slot.shared = true;
-      slot.ticket = shared_sums_->start(values, count, detail::SharedSums::Kind::all_gather);
-      return request;
-    }
+    if (started_in_shared_memory(slot, values, count, detail::SharedSums::Kind::all_gather)) return request;
     set_parts(slot, count);
     MPI_Request r;
     detail::check(MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, values, slot.counts.data(), slot.offsets.data(), type,
