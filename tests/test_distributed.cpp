@@ -144,8 +144,14 @@ TEST_CASE("DataParallel: each rank draws its columns of the global batch's noise
     latent::DataParallel parallel(rank);
     latent::Rng rng(7);
     const latent::Slice slice = parallel.slice(10);
-    Matrix<float> local(3, slice.count);
+    Matrix<float> local(3, slice.count), windowed(3, slice.count);
     parallel.draw_columns(slice, local, [&](Matrix<float>& all) { rng.fill_normal(all); });
+    // A draw of the slice's columns alone, from a generator at the same point.
+    latent::Rng windowed_rng(7);
+    parallel.draw_columns(slice, windowed, [&](Matrix<float>& mine, Index total, Index first) {
+      windowed_rng.fill_normal_columns(mine, total, first);
+    });
+    if (windowed != local || windowed_rng.state() != rng.state()) throw std::runtime_error("the window differs");
     columns[static_cast<std::size_t>(rank.rank())] = local;
     states[static_cast<std::size_t>(rank.rank())] = rng.state();
   });

@@ -1,10 +1,13 @@
 // The random number generator: the one hash mix is SplitMix64's, streams of
-// one seed are reproducible and share nothing with the plain seed's numbers.
+// one seed are reproducible and share nothing with the plain seed's numbers;
+// a matrix of normals is normal()'s numbers in column-major order, and a
+// window of its columns is computed alone with the generator left alike.
 #include <algorithm>
 #include <cstdint>
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <latent/error.hpp>
 #include <latent/random.hpp>
 
 namespace test_random {
@@ -25,6 +28,49 @@ TEST_CASE("an Rng stream is reproducible and shares nothing with the plain seed'
     REQUIRE(x == again());
     REQUIRE_FALSE(std::binary_search(drawn.begin(), drawn.end(), x));
   }
+}
+
+TEST_CASE("fill_normal writes normal()'s numbers in column-major order, a pair's second kept across calls", "[rng]") {
+  latent::Rng filled(3), drawn(3);
+  // 7 x 5 is odd: the last pair's second number is kept, and the 3 x 3 fill starts with it.
+  for (const latent::Index rows : {7, 3}) {
+    latent::Matrix<double> m(rows, rows == 7 ? 5 : 3);
+    filled.fill_normal(m, 0.0, 0.5);
+    for (latent::Index j = 0; j < m.cols(); ++j)
+      for (latent::Index i = 0; i < m.rows(); ++i) REQUIRE(m(i, j) == drawn.normal(0.0, 0.5));
+    REQUIRE(filled.state() == drawn.state());
+  }
+}
+
+TEST_CASE("fill_normal_columns and fill_uniform_columns: a window of columns, the generator left as by the whole", "[rng]") {
+  for (const latent::Index rows : {3, 4}) {
+    for (const bool spare_first : {false, true}) {
+      const latent::Index total = 7;
+      for (latent::Index first = 0; first <= total; ++first) {
+        for (latent::Index count = 0; first + count <= total; ++count) {
+          CAPTURE(rows, spare_first, first, count);
+          latent::Rng whole_rng(11), window_rng(11);
+          if (spare_first) {
+            whole_rng.normal();
+            window_rng.normal();
+          }
+          latent::Matrix<float> whole(rows, total), window(rows, count);
+          whole_rng.fill_normal(whole);
+          window_rng.fill_normal_columns(window, total, first);
+          REQUIRE(window == whole.middleCols(first, count));
+          REQUIRE(window_rng.state() == whole_rng.state());
+          whole_rng.fill_uniform(whole, -1, 1);
+          window_rng.fill_uniform_columns(window, total, first, -1, 1);
+          REQUIRE(window == whole.middleCols(first, count));
+          REQUIRE(window_rng.state() == whole_rng.state());
+        }
+      }
+    }
+  }
+  latent::Rng rng(1);
+  latent::Matrix<float> three(2, 3);
+  REQUIRE_THROWS_AS(rng.fill_normal_columns(three, 4, 2), latent::shape_error);
+  REQUIRE_THROWS_AS(rng.fill_uniform_columns(three, 3, -1), latent::shape_error);
 }
 
 }  // namespace test_random

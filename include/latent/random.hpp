@@ -9,7 +9,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <string>
 
+#include "latent/error.hpp"
 #include "latent/matrix.hpp"
 
 namespace latent {
@@ -80,38 +82,87 @@ class Rng {
       has_spare_ = false;
       return spare_;
     }
-    double u1;
-    do {
-      u1 = uniform();
-    } while (u1 <= 0.0);
-    const double u2 = uniform();
-    const double radius = std::sqrt(-2.0 * std::log(u1));
-    const double angle = 6.283185307179586476925 * u2;
-    spare_ = radius * std::sin(angle);
+    const double u1 = nonzero_uniform(), u2 = uniform();
+    double first;
+    box_muller(u1, u2, first, spare_);
     has_spare_ = true;
-    return radius * std::cos(angle);
+    return first;
   }
 
   double normal(double mean, double stddev) { return mean + stddev * normal(); }
 
+  /// m's elements, in column-major order, from normal(mean, stddev).
   template <class Derived>
   void fill_normal(Eigen::DenseBase<Derived>& m, double mean = 0, double stddev = 1) {
-    using S = typename Derived::Scalar;
-    for (Index j = 0; j < m.cols(); ++j)
-      for (Index i = 0; i < m.rows(); ++i) m(i, j) = static_cast<S>(normal(mean, stddev));
+    fill_normal_columns(m, m.cols(), 0, mean, stddev);
   }
 
+  /// What fill_normal would write into columns first_column ..
+  /// first_column + m.cols() - 1 of an m.rows() x total_columns matrix, and
+  /// the generator left where it would leave it; only these columns' normals
+  /// are computed (the other pairs' uniforms are drawn and dropped), so that
+  /// each rank of a data-parallel run pays for its own columns of a global
+  /// batch's noise.
+  template <class Derived>
+  void fill_normal_columns(Eigen::DenseBase<Derived>& m, Index total_columns, Index first_column, double mean = 0,
+                           double stddev = 1) {
+    using S = typename Derived::Scalar;
+    check_columns(m.cols(), total_columns, first_column);
+    const Index rows = m.rows(), n = rows * total_columns;
+    const Index window_begin = rows * first_column, window_end = rows * (first_column + m.cols());
+    Index row = 0, col = 0;  // where the window's next number goes: numbers come in order
+    const auto put = [&](Index k, double z) {
+      if (k < window_begin || k >= window_end) return;
+      m(row, col) = static_cast<S>(mean + stddev * z);
+      if (++row == rows) {
+        row = 0;
+        ++col;
+      }
+    };
+    Index k = 0;
+    if (n > 0 && has_spare_) {
+      has_spare_ = false;
+      put(k++, spare_);
+    }
+    for (; k < n; k += 2) {
+      const double u1 = nonzero_uniform(), u2 = uniform();
+      // A pair outside the window is dropped, unless its second number is the spare a later draw takes.
+      if (k + 1 < n && (k + 2 <= window_begin || k >= window_end)) continue;
+      double first, second;
+      box_muller(u1, u2, first, second);
+      put(k, first);
+      if (k + 1 < n) {
+        put(k + 1, second);
+      } else {
+        spare_ = second;
+        has_spare_ = true;
+      }
+    }
+  }
+
+  /// m's elements, in column-major order, from uniform(lo, hi).
   template <class Derived>
   void fill_uniform(Eigen::DenseBase<Derived>& m, double lo = 0, double hi = 1) {
+    fill_uniform_columns(m, m.cols(), 0, lo, hi);
+  }
+
+  /// fill_normal_columns for fill_uniform.
+  template <class Derived>
+  void fill_uniform_columns(Eigen::DenseBase<Derived>& m, Index total_columns, Index first_column, double lo = 0, double hi = 1) {
     using S = typename Derived::Scalar;
+    check_columns(m.cols(), total_columns, first_column);
+    const Index rows = m.rows();
+    for (Index k = 0; k < rows * first_column; ++k) (*this)();
     for (Index j = 0; j < m.cols(); ++j)
-      for (Index i = 0; i < m.rows(); ++i) m(i, j) = static_cast<S>(uniform(lo, hi));
+      for (Index i = 0; i < rows; ++i) m(i, j) = static_cast<S>(uniform(lo, hi));
+    for (Index k = rows * (first_column + m.cols()); k < rows * total_columns; ++k) (*this)();
   }
 
   /// The whole state, for checkpoints: restoring it continues the exact sequence.
   State state() const {
+    // A spare already taken is no part of the state: its bits are 0.
     std::uint64_t spare_bits = 0;
-    std::memcpy(&spare_bits, &spare_, sizeof spare_bits);
+    if (has_spare_) std::memcpy(&spare_bits, &spare_, sizeof spare_bits);
     return {s_[0], s_[1], s_[2], s_[3], spare_bits, has_spare_ ? 1ULL : 0ULL};
   }
 
@@ -123,6 +174,28 @@ class Rng {
 
  private:
   static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+  /// Uniform in (0, 1): Box-Muller's first number, whose logarithm is taken.
+  double nonzero_uniform() {
+    double u;
+    do {
+      u = uniform();
+    } while (u <= 0.0);
+    return u;
+  }
+
+  static void box_muller(double u1, double u2, double& first, double& second) {
+    const double radius = std::sqrt(-2.0 * std::log(u1));
+    const double angle = 6.283185307179586476925 * u2;
+    first = radius * std::cos(angle);
+    second = radius * std::sin(angle);
+  }
+
+  static void check_columns(Index columns, Index total_columns, Index first_column) {
+    if (first_column < 0 || columns < 0 || first_column + columns > total_columns)
+      throw shape_error("Rng: columns " + std::to_string(first_column) + " .. " + std::to_string(first_column + columns - 1) +
+                        " of a matrix of " + std::to_string(total_columns));
+  }
 
   std::array<std::uint64_t, 4> s_{};
   double spare_ = 0;

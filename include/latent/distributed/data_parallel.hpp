@@ -20,6 +20,7 @@
 #include <functional>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 #include "latent/data/dataset.hpp"
@@ -69,17 +70,22 @@ class DataParallel {
   /// Fills `local` (rows x slice.count) with the slice's columns of what
   /// draw(m) writes into a rows x slice.total matrix m, so that every rank
   /// advances its generator alike and the noise does not depend on the
-  /// number of ranks.
+  /// number of ranks. A draw that takes (local, total columns, first column)
+  /// instead (Rng::fill_normal_columns, sample_columns) computes the slice's
+  /// columns alone.
   template <class S, class Draw>
   void draw_columns(const Slice& slice, Matrix<S>& local, const Draw& draw) {
-    if (slice.whole()) {
+    if constexpr (std::is_invocable_v<const Draw&, Matrix<S>&, Index, Index>) {
+      local.resize(local.rows(), slice.count);
+      draw(local, slice.total, slice.begin);
+    } else if (slice.whole()) {
       draw(local);
-      return;
+    } else {
+      Matrix<S>& all = std::get<Matrix<S>>(scratch_);
+      all.resize(local.rows(), slice.total);
+      draw(all);
+      local = all.middleCols(slice.begin, slice.count);
     }
-    Matrix<S>& all = std::get<Matrix<S>>(scratch_);
-    all.resize(local.rows(), slice.total);
-    draw(all);
-    local = all.middleCols(slice.begin, slice.count);
   }
 
   /// Every rank's figures combined (sums and weights added, in rank order,

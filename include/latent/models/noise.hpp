@@ -22,6 +22,11 @@ struct UniformNoise {
   void sample(Matrix<S>& z, Rng& rng) const {
     rng.fill_uniform(z, low, high);
   }
+
+  template <class S>
+  void sample_columns(Matrix<S>& z, Rng& rng, Index total_columns, Index first_column) const {
+    rng.fill_uniform_columns(z, total_columns, first_column, low, high);
+  }
 };
 
 }  // namespace latent

@@ -118,7 +118,9 @@ class GanTrainer
       // nothing but takes part in the sums (and the updates).
       generator_tape_.reset();
       Var<Scalar> z = generator_tape_.constant(model_.noise_dim(), n);
-      this->parallel().draw_columns(slice, generator_tape_.value_of(z), [this](Matrix<Scalar>& all) { model_.sample_noise(all, rng_); });
+      this->parallel().draw_columns(slice, generator_tape_.value_of(z), [this](Matrix<Scalar>& mine, Index total, Index first) {
+        sample_columns(model_.noise(), mine, rng_, total, first);
+      });
       condition = detail::record_labels(generator_tape_, data, examples, model_.classes());
       if (n > 0) fake = model_.generate(z, condition);
       d_loss = critic_step(data, examples, slice, fake, means);

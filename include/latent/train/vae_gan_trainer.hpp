@@ -98,7 +98,9 @@ class VaeGanTrainer : public EpochTrainer<VaeGanTrainer<Model, Optimizer, Lipsch
     encoder_tape_.reset();
     Var<Scalar> x = detail::record_images<Scaling>(encoder_tape_, data, examples);
     Var<Scalar> eps = encoder_tape_.constant(model_.latent_dim(), n);
-    this->parallel().draw_columns(slice, encoder_tape_.value_of(eps), [this](Matrix<Scalar>& all) { rng_.fill_normal(all); });
+    this->parallel().draw_columns(slice, encoder_tape_.value_of(eps), [this](Matrix<Scalar>& mine, Index total, Index first) {
+      rng_.fill_normal_columns(mine, total, first);
+    });
     Var<Scalar> e_local, codes;
     if (n > 0) {
       const FrozenParameters<Scalar> frozen_decoder(decoder_params_);
@@ -116,8 +118,9 @@ class VaeGanTrainer : public EpochTrainer<VaeGanTrainer<Model, Optimizer, Lipsch
     // 2. The decoder, on step 1's codes and on prior codes, through the frozen discriminator.
     decoder_tape_.reset();
     Var<Scalar> z_prior = decoder_tape_.constant(model_.latent_dim(), n);
-    this->parallel().draw_columns(slice, decoder_tape_.value_of(z_prior),
-                                  [this](Matrix<Scalar>& all) { model_.prior().sample(all, rng_); });
+    this->parallel().draw_columns(slice, decoder_tape_.value_of(z_prior), [this](Matrix<Scalar>& mine, Index total, Index first) {
+      sample_columns(model_.prior(), mine, rng_, total, first);
+    });
     Var<Scalar> g_local, reconstruction, prior_samples;
     if (n > 0) {
       const FrozenParameters<Scalar> frozen_discriminator(discriminator_params_);
@@ -166,7 +169,9 @@ class VaeGanTrainer : public EpochTrainer<VaeGanTrainer<Model, Optimizer, Lipsch
       evaluation_tape_.reset();
       Var<Scalar> x = detail::record_images<Scaling>(evaluation_tape_, test, slice.of(batch));
       Var<Scalar> eps = evaluation_tape_.constant(model_.latent_dim(), slice.count);
-      this->parallel().draw_columns(slice, evaluation_tape_.value_of(eps), [&rng](Matrix<Scalar>& all) { rng.fill_normal(all); });
+      this->parallel().draw_columns(slice, evaluation_tape_.value_of(eps), [&rng](Matrix<Scalar>& mine, Index total, Index first) {
+        rng.fill_normal_columns(mine, total, first);
+      });
       if (slice.count == 0) continue;
       const auto terms = model_.encoder_loss(x, eps);
       const double weight = static_cast<double>(slice.count);

@@ -135,7 +135,9 @@ class VaeTrainer : public EpochTrainer<VaeTrainer<Model, Optimizer, Objective>> 
   /// This slice's columns of the global batch's reparameterization noise.
   void draw_noise(const Slice& slice, Matrix<Scalar>& eps) {
     eps.resize(model_.latent_dim(), slice.count);
-    this->parallel().draw_columns(slice, eps, [this](Matrix<Scalar>& all) { rng_.fill_normal(all); });
+    this->parallel().draw_columns(slice, eps, [this](Matrix<Scalar>& mine, Index total, Index first) {
+      rng_.fill_normal_columns(mine, total, first);
+    });
   }
 
   Model& model_;
