@@ -129,22 +129,26 @@ void for_each_piece(const ParameterList<S>& params, const Visit& visit, const El
 template <class S>
 double squared_grad_norm(const ParameterList<S>& params, const ElementRanges& only = {}) {
   constexpr Index kBlock = Index(1) << 15;
-  struct Block {
-    std::size_t parameter;
-    Index begin, count;
-  };
-  std::vector<Block> blocks;
-  Index total = 0;
+  const auto range_of = [&](std::size_t i) { return only.empty() ? ElementRange{0, params[i]->grad.size()} : only.at(i); };
+  Index total = 0, blocks = 0;
   for (std::size_t i = 0; i < params.size(); ++i) {
-    const ElementRange range = only.empty() ? ElementRange{0, params[i]->grad.size()} : only.at(i);
-    for (Index at = 0; at < range.count; at += kBlock) blocks.push_back({i, range.begin + at, std::min(kBlock, range.count - at)});
-    total += range.count;
+    total += range_of(i).count;
+    blocks += (range_of(i).count + kBlock - 1) / kBlock;
   }
-  std::vector<double> sums(blocks.size());
-  const int shares = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(element_shares(total)), blocks.size()));
+  // Kept from call to call, so that a steady training step allocates nothing.
+  thread_local std::vector<double> sums;
+  sums.assign(static_cast<std::size_t>(blocks), 0.0);
+  const int shares = static_cast<int>(std::min<Index>(element_shares(total), blocks));
   if (shares > 0) run_shares(shares, [&](int share) {
-    for (std::size_t b = blocks.size() * share / shares; b < blocks.size() * (share + 1) / shares; ++b)
-      sums[b] = static_cast<double>(piece(params[blocks[b].parameter]->grad, blocks[b].begin, blocks[b].count).matrix().squaredNorm());
+    const Index first = blocks * share / shares, last = blocks * (share + 1) / shares;
+    Index block = 0;
+    for (std::size_t i = 0; i < params.size() && block < last; ++i) {
+      const ElementRange range = range_of(i);
+      for (Index at = 0; at < range.count && block < last; at += kBlock, ++block)
+        if (block >= first)
+          sums[static_cast<std::size_t>(block)] = static_cast<double>(
+              piece(params[i]->grad, range.begin + at, std::min(kBlock, range.count - at)).matrix().squaredNorm());
+    }
   });
   double squared = 0;
   for (const double sum : sums) squared += sum;
