@@ -135,8 +135,10 @@ double squared_grad_norm(const ParameterList<S>& params, const ElementRanges& on
     total += range_of(i).count;
     blocks += (range_of(i).count + kBlock - 1) / kBlock;
   }
-  // Kept from call to call, so that a steady training step allocates nothing.
-  thread_local std::vector<double> sums;
+  // Kept from call to call, so that a steady training step allocates nothing
+  // (the caller's; a pool thread sees it through this reference).
+  thread_local std::vector<double> kept_sums;
+  std::vector<double>& sums = kept_sums;
   sums.assign(static_cast<std::size_t>(blocks), 0.0);
   const int shares = static_cast<int>(std::min<Index>(element_shares(total), blocks));
   if (shares > 0) run_shares(shares, [&](int share) {
