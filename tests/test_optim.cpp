@@ -138,6 +138,16 @@ TEST_CASE("clip_grad_norm", "[optim]") {
     REQUIRE(latent::grad_norm<double>({&a, &b}) == Approx(5.0).epsilon(1e-12));
     REQUIRE(a.grad(0, 0) == Approx(30.0 * 5 / 130));
   }
+  SECTION("scales only the ranges given, by the norm given") {
+    a.grad << 30, 40;
+    b.grad << 120;
+    latent::detail::scale_grads_to_norm<double>({&a, &b}, 130.0, 13.0, {{1, 1}, {0, 1}});
+    REQUIRE(a.grad(0, 0) == 30.0);
+    REQUIRE(a.grad(0, 1) == Approx(4.0));
+    REQUIRE(b.grad(0, 0) == Approx(12.0));
+    latent::detail::scale_grads_to_norm<double>({&a, &b}, 13.0, 13.0);  // within the bound
+    REQUIRE(b.grad(0, 0) == Approx(12.0));
+  }
 }
 
 TEST_CASE("grad_norm splits over threads with the same bits, and sums parts given as element ranges", "[optim]") {
@@ -160,6 +170,8 @@ TEST_CASE("grad_norm splits over threads with the same bits, and sums parts give
   const double first = latent::detail::squared_grad_norm(params, {{0, 50000}, {0, 0}});
   const double second = latent::detail::squared_grad_norm(params, {{50000, 950000}, {3, 0}});
   REQUIRE(first + second == Approx(a.grad.cast<double>().squaredNorm()).epsilon(1e-6));
+  REQUIRE_THROWS_AS(latent::detail::squared_grad_norm(params, {{999999, 2}, {0, 0}}), latent::shape_error);
+  REQUIRE_THROWS_AS(latent::detail::squared_grad_norm(params, {{0, 1}}), latent::shape_error);
 }
 
 TEMPLATE_TEST_CASE("a step of element ranges updates those elements as a whole step does, and nothing else", "[optim]",

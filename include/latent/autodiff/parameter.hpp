@@ -88,6 +88,43 @@ Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>> piece(Matrix<S>& m, Index begin, 
   return Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>>(m.data() + begin, count);
 }
 
+/// The part of each parameter's value or gradient (`matrix`) that `only`
+/// names, or all of it when `only` is empty; checked once, here: a count of
+/// ranges other than the parameters' or a range outside its matrix throws
+/// shape_error. Refers to both lists, which must outlive it.
+template <class S>
+class CheckedRanges {
+ public:
+  CheckedRanges(const ParameterList<S>& params, const ElementRanges& only, Matrix<S> Parameter<S>::*matrix)
+      : params_(params), only_(only), matrix_(matrix) {
+    if (!only.empty() && only.size() != params.size())
+      throw shape_error("element ranges: " + std::to_string(only.size()) + " ranges for " +
+                        std::to_string(params.size()) + " parameters");
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      const ElementRange range = (*this)[i];
+      const Index size = (params[i]->*matrix).size();
+      if (range.begin < 0 || range.count < 0 || range.begin + range.count > size)
+        throw shape_error("element ranges: elements " + std::to_string(range.begin) + " .. " +
+                          std::to_string(range.begin + range.count - 1) + " of parameter " + std::to_string(i) +
+                          ", which has " + std::to_string(size));
+      total_ += range.count;
+    }
+  }
+
+  ElementRange operator[](std::size_t i) const {
+    return only_.empty() ? ElementRange{0, (params_[i]->*matrix_).size()} : only_[i];
+  }
+  std::size_t size() const { return params_.size(); }
+  /// Elements in all the ranges together.
+  Index total() const { return total_; }
+
+ private:
+  const ParameterList<S>& params_;
+  const ElementRanges& only_;
+  Matrix<S> Parameter<S>::*matrix_;
+  Index total_ = 0;
+};
+
 /// Calls visit(i, begin, count) on pieces that cover every element of every
 /// parameter (elements begin .. begin + count - 1 of params[i], column-major),
 /// or of its range in `only` when given, once: split over element_shares()
@@ -96,25 +133,14 @@ Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>> piece(Matrix<S>& m, Index begin, 
 template <class S, class Visit>
 void for_each_piece(const ParameterList<S>& params, const Visit& visit, const ElementRanges& only = {}) {
   constexpr Index kPiece = 1024;
-  if (!only.empty() && only.size() != params.size())
-    throw shape_error("element ranges: " + std::to_string(only.size()) + " ranges for " + std::to_string(params.size()) +
-                      " parameters");
-  const auto range_of = [&](std::size_t i) { return only.empty() ? ElementRange{0, params[i]->value.size()} : only[i]; };
-  Index total = 0;
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    const ElementRange range = range_of(i);
-    if (range.begin < 0 || range.count < 0 || range.begin + range.count > params[i]->value.size())
-      throw shape_error("element ranges: elements " + std::to_string(range.begin) + " .. " +
-                        std::to_string(range.begin + range.count - 1) + " of parameter " + std::to_string(i) +
-                        ", which has " + std::to_string(params[i]->value.size()));
-    total += range.count;
-  }
+  const CheckedRanges<S> ranges(params, only, &Parameter<S>::value);
+  const Index total = ranges.total();
   const int shares = element_shares(total);
   run_shares(shares, [&](int share) {
     const Index begin = total * share / shares, end = total * (share + 1) / shares;
     Index offset = 0;  // of params[i]'s range in the concatenation of the ranges
-    for (std::size_t i = 0; i < params.size() && offset < end; ++i) {
-      const ElementRange range = range_of(i);
+    for (std::size_t i = 0; i < ranges.size() && offset < end; ++i) {
+      const ElementRange range = ranges[i];
       const Index first = std::max(begin, offset) - offset;
       const Index last = std::min(end, offset + range.count) - offset;
       for (Index at = first; at < last; at += kPiece) visit(i, range.begin + at, std::min(kPiece, last - at));
@@ -129,23 +155,20 @@ void for_each_piece(const ParameterList<S>& params, const Visit& visit, const El
 template <class S>
 double squared_grad_norm(const ParameterList<S>& params, const ElementRanges& only = {}) {
   constexpr Index kBlock = Index(1) << 15;
-  const auto range_of = [&](std::size_t i) { return only.empty() ? ElementRange{0, params[i]->grad.size()} : only.at(i); };
-  Index total = 0, blocks = 0;
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    total += range_of(i).count;
-    blocks += (range_of(i).count + kBlock - 1) / kBlock;
-  }
+  const CheckedRanges<S> ranges(params, only, &Parameter<S>::grad);
+  Index blocks = 0;
+  for (std::size_t i = 0; i < ranges.size(); ++i) blocks += (ranges[i].count + kBlock - 1) / kBlock;
   // Kept from call to call, so that a steady training step allocates nothing
   // (the caller's; a pool thread sees it through this reference).
   thread_local std::vector<double> kept_sums;
   std::vector<double>& sums = kept_sums;
   sums.assign(static_cast<std::size_t>(blocks), 0.0);
-  const int shares = static_cast<int>(std::min<Index>(element_shares(total), blocks));
+  const int shares = static_cast<int>(std::min<Index>(element_shares(ranges.total()), blocks));
   if (shares > 0) run_shares(shares, [&](int share) {
     const Index first = blocks * share / shares, last = blocks * (share + 1) / shares;
     Index block = 0;
-    for (std::size_t i = 0; i < params.size() && block < last; ++i) {
-      const ElementRange range = range_of(i);
+    for (std::size_t i = 0; i < ranges.size() && block < last; ++i) {
+      const ElementRange range = ranges[i];
       for (Index at = 0; at < range.count && block < last; at += kBlock, ++block)
         if (block >= first)
           sums[static_cast<std::size_t>(block)] = static_cast<double>(
@@ -156,7 +179,6 @@ double squared_grad_norm(const ParameterList<S>& params, const ElementRanges& on
   for (const double sum : sums) squared += sum;
   return squared;
 }
-
 
 }  // namespace detail
 

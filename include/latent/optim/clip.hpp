@@ -17,15 +17,26 @@ double grad_norm(const ParameterList<S>& params) {
   return std::sqrt(detail::squared_grad_norm(params));
 }
 
+namespace detail {
+
+/// Scales the gradients (or their ranges in `only`) by max_norm / norm when
+/// norm, their global norm measured by the caller, exceeds max_norm.
+template <class S>
+void scale_grads_to_norm(const ParameterList<S>& params, double norm, double max_norm, const ElementRanges& only = {}) {
+  if (!(norm > max_norm)) return;
+  const S factor = static_cast<S>(max_norm / norm);
+  for_each_piece(params, [&](std::size_t i, Index begin, Index count) { piece(params[i]->grad, begin, count) *= factor; },
+                 only);
+}
+
+}  // namespace detail
+
 /// Scales all gradients so their global norm is at most max_norm; returns the
 /// norm before clipping. Gradients already within the bound are untouched.
 template <class S>
 double clip_grad_norm(const ParameterList<S>& params, double max_norm) {
   const double norm = grad_norm(params);
-  if (norm > max_norm) {
-    const S factor = static_cast<S>(max_norm / norm);
-    for (auto* p : params) p->grad *= factor;
-  }
+  detail::scale_grads_to_norm(params, norm, max_norm);
   return norm;
 }
 

@@ -107,10 +107,7 @@ double update(Optimizer& optimizer, GradientSync<S>& gradients, DataParallel& pa
     const ElementRanges& mine = gradients.own_ranges();
     double norm = std::numeric_limits<double>::quiet_NaN();
     if (clip_norm > 0 || report == NormReport::always) norm = std::sqrt(gradients.squared_norm());
-    if (clip_norm > 0 && norm > clip_norm) {
-      const S factor = static_cast<S>(clip_norm / norm);
-      for (std::size_t k = 0; k < mine.size(); ++k) piece(gradients.parameters()[k]->grad, mine[k].begin, mine[k].count) *= factor;
-    }
+    if (clip_norm > 0) scale_grads_to_norm(gradients.parameters(), norm, clip_norm, mine);
     optimizer.step(gradients.parameters(), AfterStep::clear_grads, mine);
     gradients.finish_update(parallel);
     return norm;
