@@ -2,9 +2,9 @@
 // beside what it should be measured against: Dense/affine forward and
 // forward+backward at the shapes of the example models next to the plain
 // Eigen SGEMMs they perform; each activation alone and fused into Dense; the
-// VAE's losses; the Adam update with and without flushing subnormals;
-// Eigen's 2048^3 SGEMM; and the core's FMA peak, the ceiling every
-// throughput here is a share of.
+// VAE's losses; a batch's images and noise; the Adam update with and without
+// flushing subnormals; Eigen's 2048^3 SGEMM; and the core's FMA peak, the
+// ceiling every throughput here is a share of.
 #include <optional>
 
 #include "bench_common.hpp"
@@ -203,6 +203,20 @@ void BM_FillBatch(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_FillBatch)->ArgName("batch")->Arg(128)->Unit(benchmark::kMicrosecond);
+
+// A batch's noise: the MLP GAN's z (100 x batch) and the VAE's eps (20 x
+// batch) of standard normals, in float, as the trainers draw them.
+void BM_FillNormal(benchmark::State& state) {
+  const Index rows = state.range(0), batch = state.range(1);
+  latent::Rng rng(1);
+  Matrix noise(rows, batch);
+  WallRates rates(state, 0, static_cast<double>(batch));
+  for (auto _ : state) {
+    rng.fill_normal(noise);
+    benchmark::DoNotOptimize(noise.data());
+  }
+}
+BENCHMARK(BM_FillNormal)->ArgNames({"rows", "batch"})->ArgsProduct({{100, 20}, {128}})->Unit(benchmark::kMicrosecond);
 
 // The KL term of the ELBO: latent x batch mu and logvar.
 void BM_KlStandardNormal(benchmark::State& state) {

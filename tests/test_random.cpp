@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include "helpers.hpp"
 #include <latent/error.hpp>
 #include <latent/random.hpp>
 
@@ -71,6 +72,33 @@ TEST_CASE("fill_normal_columns and fill_uniform_columns: a window of columns, th
   latent::Matrix<float> three(2, 3);
   REQUIRE_THROWS_AS(rng.fill_normal_columns(three, 4, 2), latent::shape_error);
   REQUIRE_THROWS_AS(rng.fill_uniform_columns(three, 3, -1), latent::shape_error);
+}
+
+TEST_CASE("a large fill, split in chunks over two threads, has the numbers of normal() and of its windows", "[rng]") {
+  const test::ThreadSettings restore;
+  // 101 x 701 is odd: a spare is left. 35,400 pairs: two chunks of 16,384 split over the threads, 632 on one.
+  const latent::Index rows = 101, total = 701;
+  latent::Rng drawn(5);
+  std::vector<double> numbers;
+  for (latent::Index k = 0; k < rows * total; ++k) numbers.push_back(drawn.normal());
+  for (const int threads : {1, 2}) {
+    latent::set_num_threads(threads);
+    latent::Rng filled(5);
+    latent::Matrix<double> whole(rows, total);
+    filled.fill_normal(whole);
+    for (latent::Index k = 0; k < whole.size(); ++k) REQUIRE(whole(k) == numbers[static_cast<std::size_t>(k)]);
+    REQUIRE(filled.state() == drawn.state());
+    // Windows of 20,200 pairs, two chunks split over the threads: at the start, inside, at the end (with the
+    // last pair's first number).
+    for (const latent::Index first : {0, 150, 301}) {
+      CAPTURE(threads, first);
+      latent::Rng window_rng(5);
+      latent::Matrix<double> window(rows, 400);
+      window_rng.fill_normal_columns(window, total, first);
+      REQUIRE(window == whole.middleCols(first, 400));
+      REQUIRE(window_rng.state() == drawn.state());
+    }
+  }
 }
 
 }  // namespace test_random

@@ -5,14 +5,17 @@
 // whole state is four words that a checkpoint can store.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "latent/error.hpp"
 #include "latent/matrix.hpp"
+#include "latent/threads.hpp"
 
 namespace latent {
 
@@ -102,7 +105,8 @@ class Rng {
   /// the generator left where it would leave it; only these columns' normals
   /// are computed (the other pairs' uniforms are drawn and dropped), so that
   /// each rank of a data-parallel run pays for its own columns of a global
-  /// batch's noise.
+  /// batch's noise. A window of kPairsToSplit pairs or more is split over
+  /// two of latent's threads (when it has two), with the numbers of one.
   template <class Derived>
   void fill_normal_columns(Eigen::DenseBase<Derived>& m, Index total_columns, Index first_column, double mean = 0,
                            double stddev = 1) {
@@ -110,33 +114,89 @@ class Rng {
     check_columns(m.cols(), total_columns, first_column);
     const Index rows = m.rows(), n = rows * total_columns;
     const Index window_begin = rows * first_column, window_end = rows * (first_column + m.cols());
-    Index row = 0, col = 0;  // where the window's next number goes: numbers come in order
+    // Where numbers k, k + 1, ... of the whole matrix's column-major sequence
+    // go, in turn: put_next() writes the next one if it is in the window.
+    struct Cursor {
+      Index at, row, col;  // at: k - window_begin
+    };
+    const auto start_at = [&](Index k) {
+      const Index at = k - window_begin;
+      return at > 0 ? Cursor{at, at % rows, at / rows} : Cursor{at, 0, 0};
+    };
+    const auto put_next = [&](Cursor& c, double z) {
+      if (c.at >= 0 && c.at < window_end - window_begin) {
+        m(c.row, c.col) = static_cast<S>(mean + stddev * z);
+        if (++c.row == rows) {
+          c.row = 0;
+          ++c.col;
+        }
+      }
+      ++c.at;
+    };
     const auto put = [&](Index k, double z) {
-      if (k < window_begin || k >= window_end) return;
-      m(row, col) = static_cast<S>(mean + stddev * z);
-      if (++row == rows) {
-        row = 0;
-        ++col;
+      Cursor c = start_at(k);
+      put_next(c, z);
+    };
+    const auto put_pair = [&](Cursor& c, double u1, double u2) {
+      double first, second;
+      box_muller(u1, u2, first, second);
+      put_next(c, first);
+      put_next(c, second);
+    };
+    const auto draw_and_put = [&](Cursor& c, Index pairs) {
+      for (Index p = 0; p < pairs; ++p) {
+        const double u1 = nonzero_uniform(), u2 = uniform();
+        put_pair(c, u1, u2);
       }
     };
+    const auto drop_pairs_before = [&](Index& k, Index end) {
+      for (; k + 2 <= end; k += 2) {
+        nonzero_uniform();
+        uniform();
+      }
+    };
+
     Index k = 0;
     if (n > 0 && has_spare_) {
       has_spare_ = false;
       put(k++, spare_);
     }
-    for (; k < n; k += 2) {
-      const double u1 = nonzero_uniform(), u2 = uniform();
-      // A pair outside the window is dropped, unless its second number is the spare a later draw takes.
-      if (k + 1 < n && (k + 2 <= window_begin || k >= window_end)) continue;
-      double first, second;
-      box_muller(u1, u2, first, second);
-      put(k, first);
-      if (k + 1 < n) {
-        put(k + 1, second);
-      } else {
-        spare_ = second;
-        has_spare_ = true;
+    drop_pairs_before(k, window_begin);
+    // The pairs k, k + 1 that reach into the window (all but the last number's).
+    const Index last_pair = std::min(window_end - 1, n - 2);
+    Index pairs = last_pair >= k ? (last_pair - k) / 2 + 1 : 0;
+    Cursor cursor = start_at(k);
+    // On two threads, a chunk's first pairs are drawn first, and transformed
+    // on one thread while the other draws and transforms the rest: a draw
+    // costs an eighth of a transform, so the first thread takes a little over
+    // half the pairs. The numbers are those of one thread.
+    std::vector<double>& uniforms = kept_uniforms();
+    while (num_threads() > 1 && pairs >= kPairsToSplit) {
+      const Index chunk = std::min(pairs, kPairsPerChunk), head = chunk / 2 + chunk / 32;
+      uniforms.resize(std::size_t(2 * head));
+      for (Index p = 0; p < head; ++p) {
+        uniforms[std::size_t(2 * p)] = nonzero_uniform();
+        uniforms[std::size_t(2 * p + 1)] = uniform();
       }
+      Cursor tail = start_at(k + 2 * head);
+      run_shares(2, [&](int share) {
+        if (share == 1) return draw_and_put(tail, chunk - head);
+        Cursor c = cursor;
+        for (Index p = 0; p < head; ++p) put_pair(c, uniforms[std::size_t(2 * p)], uniforms[std::size_t(2 * p + 1)]);
+      });
+      cursor = tail;
+      k += 2 * chunk;
+      pairs -= chunk;
+    }
+    draw_and_put(cursor, pairs);
+    k += 2 * pairs;
+    drop_pairs_before(k, n);
+    if (k < n) {  // the last number: its pair's second is the spare a later draw takes
+      const double u1 = nonzero_uniform(), u2 = uniform();
+      double first;
+      box_muller(u1, u2, first, spare_);
+      has_spare_ = true;
+      put(k, first);
     }
   }
 
@@ -182,6 +242,18 @@ class Rng {
       u = uniform();
     } while (u <= 0.0);
     return u;
+  }
+
+  /// Pairs of normals worth two threads (about 40 us), and the pairs split at
+  /// a time (their first half's uniforms kept in a buffer of 128 KiB).
+  static constexpr Index kPairsToSplit = 1024, kPairsPerChunk = Index(1) << 14;
+
+  /// The uniforms of the pairs fill_normal_columns transforms; kept, so that
+  /// a steady training step allocates nothing (the caller's: a pool thread
+  /// sees it through a reference).
+  static std::vector<double>& kept_uniforms() {
+    thread_local std::vector<double> uniforms;
+    return uniforms;
   }
 
   static void box_muller(double u1, double u2, double& first, double& second) {
