@@ -148,6 +148,14 @@ TEST_CASE("clip_grad_norm", "[optim]") {
     latent::detail::scale_grads_to_norm<double>({&a, &b}, 13.0, 13.0);  // within the bound
     REQUIRE(b.grad(0, 0) == Approx(12.0));
   }
+  SECTION("refuses a gradient of the wrong shape") {
+    a.grad.resize(1, 1);
+    a.grad << 30;
+    b.grad << 40;
+    REQUIRE_THROWS_WITH(latent::clip_grad_norm<double>({&a, &b}, 5.0),
+                        Catch::Contains("clip_grad_norm") && Catch::Contains("gradient is 1x1"));
+    REQUIRE(b.grad(0, 0) == 40.0);
+  }
 }
 
 TEST_CASE("grad_norm splits over threads with the same bits, and sums parts given as element ranges", "[optim]") {

@@ -88,6 +88,16 @@ Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>> piece(Matrix<S>& m, Index begin, 
   return Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>>(m.data() + begin, count);
 }
 
+/// Throws shape_error, naming `who`, unless every gradient has its
+/// parameter's shape (a gradient resized by hand, or never sized).
+template <class S>
+void check_grad_shapes(const ParameterList<S>& params, const char* who) {
+  for (std::size_t i = 0; i < params.size(); ++i)
+    if (!params[i]->grad_has_value_shape())
+      throw shape_error(std::string(who) + ": parameter " + std::to_string(i) + " is " + shape_string(params[i]->value) +
+                        " but its gradient is " + shape_string(params[i]->grad));
+}
+
 /// The part of each parameter's value or gradient (`matrix`) that `only`
 /// names, or all of it when `only` is empty; checked once, here: a count of
 /// ranges other than the parameters' or a range outside its matrix throws

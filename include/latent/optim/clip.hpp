@@ -24,6 +24,7 @@ namespace detail {
 template <class S>
 void scale_grads_to_norm(const ParameterList<S>& params, double norm, double max_norm, const ElementRanges& only = {}) {
   if (!(norm > max_norm)) return;
+  check_grad_shapes(params, "clip_grad_norm");
   const S factor = static_cast<S>(max_norm / norm);
   for_each_piece(params, [&](std::size_t i, Index begin, Index count) { piece(params[i]->grad, begin, count) *= factor; },
                  only);

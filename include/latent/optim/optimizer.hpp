@@ -66,10 +66,7 @@ class SlotOptimizer {
   /// state for params (first call), or checks that params match the list the
   /// state was made for.
   void bind(const ParameterList<S>& params) {
-    for (std::size_t i = 0; i < params.size(); ++i)
-      if (!params[i]->grad_has_value_shape())
-        throw shape_error("optimizer: parameter " + std::to_string(i) + " is " + shape_string(params[i]->value) +
-                          " but its gradient is " + shape_string(params[i]->grad));
+    detail::check_grad_shapes(params, "optimizer");
     if (slots_[0].empty()) {
       for (auto& slot : slots_)
         for (const auto* p : params) slot.push_back(Matrix<S>::Zero(p->value.rows(), p->value.cols()));
