@@ -76,7 +76,7 @@ TEST_CASE("fill_normal_columns and fill_uniform_columns: a window of columns, th
 
 TEST_CASE("a large fill, split in chunks over two threads, has the numbers of normal() and of its windows", "[rng]") {
   const test::ThreadSettings restore;
-  // 101 x 701 is odd: a spare is left. 35,400 pairs: two chunks of 16,384 split over the threads, 632 on one.
+  // 101 x 701 is odd: a spare is left. 35,400 pairs: three chunks (16,384, 16,384, 2,632), each split over the threads.
   const latent::Index rows = 101, total = 701;
   latent::Rng drawn(5);
   std::vector<double> numbers;
