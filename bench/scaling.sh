@@ -19,6 +19,13 @@
 # and with --rounds each speedup is the median of the rounds' own ratios
 # (each round's N-rank rate over its 1-rank rate), given with their range;
 # DIR/rounds.tsv has every run.
+# --independent (one machine only): after each N-rank run, N one-rank runs
+# at once, without MPI, their rates summed: what this machine's cores give N
+# processes right then. A lone rank runs on whichever core is free, N ranks
+# must share every core with the machine's other load, so on a shared
+# machine this is the fairer yardstick: the table adds its rate and the
+# median of the rounds' ratios of the N-rank rate to it (1.00: the ranks
+# lose nothing to each other; DIR/independent.tsv has every run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +40,7 @@ max_ranks=$(nproc)
 mpiexec=""
 build=build/release
 rounds=1
+independent=0
 while [ $# -gt 0 ]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
@@ -45,6 +53,7 @@ while [ $# -gt 0 ]; do
     --mpiexec) mpiexec=$2; shift ;;
     --build-dir) build=$2; shift ;;
     --rounds) rounds=$2; shift ;;
+    --independent) independent=1 ;;
     *) echo "scaling.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -70,6 +79,7 @@ fi
 mkdir -p "$out"
 : >"$out/runs.jsonl"
 : >"$out/rounds.tsv"
+: >"$out/independent.tsv"
 echo "# $(uptime)"
 echo "# CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores; $mpiexec"
 for model in $models; do
@@ -93,6 +103,21 @@ rate = run["train_examples"] / statistics.median(run["epoch_seconds"])
 sync = run.get("sync_ms")
 print("\t".join(sys.argv[2:6]) + f"\t{rate:.0f}\t{'' if sync is None else f'{sync:.2f}'}")
 PY
+      if [ "$independent" = 1 ] && [ "$ranks" -gt 1 ]; then
+        alone=$(mktemp -d)
+        for copy in $(seq "$ranks"); do
+          "$build/examples/${model}_mnist" --data "$data" --epochs "$epochs" --batch "$per_rank" --threads 1 \
+            | tail -n 1 >"$alone/$copy.json" &
+        done
+        wait
+        python3 - "$alone" "$model" "$round" "$ranks" <<'PY' | tee -a "$out/independent.tsv"
+import json, pathlib, statistics, sys
+runs = [json.loads(p.read_text()) for p in pathlib.Path(sys.argv[1]).glob("*.json")]
+rate = sum(run["train_examples"] / statistics.median(run["epoch_seconds"]) for run in runs)
+print("\t".join(sys.argv[2:5]) + f"\t{rate:.0f}\tindependent")
+PY
+        rm -rf "$alone"
+      fi
       ranks=$((ranks * 2))
     done
   done
@@ -102,22 +127,33 @@ echo "# $(uptime)"
 # The table: per model and rank count, the median rate and sync time over the
 # rounds, and the median (and range) of each round's speedup over that same
 # round's 1-rank rate, so that a slow spell hits both sides of a ratio.
-python3 - "$out/rounds.tsv" <<'PY' | tee "$out/scaling.tsv"
+python3 - "$out/rounds.tsv" "$out/independent.tsv" <<'PY' | tee "$out/scaling.tsv"
 import collections, statistics, sys
 runs = collections.defaultdict(dict)  # (model, ranks) -> round -> (batch, rate, sync)
 for line in open(sys.argv[1]):
     model, round_, ranks, batch, rate, sync = line.rstrip("\n").split("\t")
     runs[model, int(ranks)][round_] = (batch, float(rate), float(sync) if sync else None)
-print("model\tranks\tbatch\tsamples_per_s\tspeedup\tefficiency\tsync_ms_per_step\trounds\tspeedup_range")
+alone = collections.defaultdict(dict)  # (model, ranks) -> round -> summed rate of independent one-rank runs
+for line in open(sys.argv[2]):
+    model, round_, ranks, rate, _ = line.rstrip("\n").split("\t")
+    alone[model, int(ranks)][round_] = float(rate)
+columns = "model\tranks\tbatch\tsamples_per_s\tspeedup\tefficiency\tsync_ms_per_step\trounds\tspeedup_range"
+print(columns + ("\tindependent_samples_per_s\tof_independent\tof_independent_range" if alone else ""))
 for (model, ranks), by_round in runs.items():
     base = runs[model, 1]
     speedups = [rate / base[r][1] for r, (_, rate, _) in by_round.items() if r in base]
     speedup = statistics.median(speedups)
     syncs = [s for _, _, s in by_round.values() if s is not None]
     batch = next(iter(by_round.values()))[0]
-    print(f"{model}\t{ranks}\t{batch}\t{statistics.median(r for _, r, _ in by_round.values()):.0f}\t{speedup:.2f}"
-          f"\t{speedup / ranks:.2f}\t{f'{statistics.median(syncs):.2f}' if syncs else ''}\t{len(speedups)}"
-          f"\t{min(speedups):.2f}-{max(speedups):.2f}")
+    row = (f"{model}\t{ranks}\t{batch}\t{statistics.median(r for _, r, _ in by_round.values()):.0f}\t{speedup:.2f}"
+           f"\t{speedup / ranks:.2f}\t{f'{statistics.median(syncs):.2f}' if syncs else ''}\t{len(speedups)}"
+           f"\t{min(speedups):.2f}-{max(speedups):.2f}")
+    if alone:
+        mine = alone.get((model, ranks), {})
+        shares = [rate / mine[r] for r, (_, rate, _) in by_round.items() if r in mine]
+        row += (f"\t{statistics.median(mine.values()):.0f}\t{statistics.median(shares):.2f}\t{min(shares):.2f}-{max(shares):.2f}"
+                if shares else "\t\t\t")
+    print(row)
 PY
 
 # One data file per model for gnuplot.
