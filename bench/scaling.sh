@@ -112,7 +112,12 @@ PY
         wait
         python3 - "$alone" "$model" "$round" "$ranks" <<'PY' | tee -a "$out/independent.tsv"
 import json, pathlib, statistics, sys
-runs = [json.loads(p.read_text()) for p in pathlib.Path(sys.argv[1]).glob("*.json")]
+def parsed(path):
+    try:
+        return json.loads(path.read_text())
+    except ValueError:
+        sys.exit("scaling.sh: a one-rank run of the --independent ones failed (no JSON line; its messages are above)")
+runs = [parsed(p) for p in pathlib.Path(sys.argv[1]).glob("*.json")]
 rate = sum(run["train_examples"] / statistics.median(run["epoch_seconds"]) for run in runs)
 print("\t".join(sys.argv[2:5]) + f"\t{rate:.0f}\tindependent")
 PY

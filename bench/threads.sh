@@ -83,7 +83,7 @@ for round_index in range(rounds):
     for kind, launch in (runs if round_index % 2 == 0 else runs[::-1]):
         measured = [results(p) for p in launch()]
         if kind == "one":
-            peaks.append(measured[0].pop("BM_FmaPeak", (None, None))[1])
+            peaks.append(measured[0].get("BM_FmaPeak", (None, None))[1])
             for name, value in measured[0].items(): one.setdefault(name, []).append(value)
         elif kind == "many":
             for name, value in measured[0].items(): many.setdefault(name, []).append(value[0])
