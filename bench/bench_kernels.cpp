@@ -378,8 +378,9 @@ void BM_FmaPeak(benchmark::State& state) {
 BENCHMARK(BM_FmaPeak)->Unit(benchmark::kMicrosecond);
 // The same loop on every core at once, their rates summed: what the machine
 // gives a multithreaded step right now. On a shared machine this falls below
-// the cores times BM_FmaPeak when a neighbour takes a core, and a two-thread
-// step's speedup can be judged against it, round by round (README: Speed).
+// the cores times BM_FmaPeak when a neighbour takes a core: a quick probe of
+// whether the moment suits a multithreaded figure (bench/threads.sh makes
+// the same check for a whole step with one-thread copies of it).
 BENCHMARK(BM_FmaPeak)->Name("BM_FmaPeakAllCores")->ThreadPerCpu()->Unit(benchmark::kMicrosecond);
 
 }  // namespace

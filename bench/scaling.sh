@@ -20,12 +20,13 @@
 # (each round's N-rank rate over its 1-rank rate), given with their range;
 # DIR/rounds.tsv has every run.
 # --independent (one machine only): after each N-rank run, N one-rank runs
-# at once, without MPI, their rates summed: what this machine's cores give N
-# processes right then. A lone rank runs on whichever core is free, N ranks
-# must share every core with the machine's other load, so on a shared
-# machine this is the fairer yardstick: the table adds its rate and the
-# median of the rounds' ratios of the N-rank rate to it (1.00: the ranks
-# lose nothing to each other; DIR/independent.tsv has every run).
+# together, without MPI, their rates summed: what this machine's cores give
+# N processes right after (the ranks hold the cores during their own run).
+# A lone rank runs on whichever core is free, N ranks must share every core
+# with the machine's other load, so on a shared machine this is the fairer
+# yardstick: the table adds its rate and the median of the rounds' ratios
+# of the N-rank rate to it (1.00: the ranks lose nothing to each other;
+# DIR/independent.tsv has every run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,6 +60,10 @@ while [ $# -gt 0 ]; do
   shift
 done
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "scaling.sh: --rounds takes a positive whole number, not '$rounds'" >&2; exit 2; }
+if [ "$independent" = 1 ] && [ "$max_ranks" -gt "$(nproc)" ]; then
+  echo "scaling.sh: --independent runs its one-rank copies on this machine, which has $(nproc) cores: --max-ranks $max_ranks would oversubscribe them" >&2
+  exit 2
+fi
 
 cmake/apt-install.sh cmake ninja-build g++ libeigen3-dev zlib1g-dev libstb-dev libcli11-dev libomp-dev openmpi-bin libopenmpi-dev
 command -v gnuplot >/dev/null || cmake/apt-install.sh gnuplot-nox
@@ -104,7 +109,8 @@ sync = run.get("sync_ms")
 print("\t".join(sys.argv[2:6]) + f"\t{rate:.0f}\t{'' if sync is None else f'{sync:.2f}'}")
 PY
       if [ "$independent" = 1 ] && [ "$ranks" -gt 1 ]; then
-        alone=$(mktemp -d)
+        alone="$out/independent-runs"
+        rm -rf "$alone" && mkdir "$alone"
         for copy in $(seq "$ranks"); do
           "$build/examples/${model}_mnist" --data "$data" --epochs "$epochs" --batch "$per_rank" --threads 1 \
             | tail -n 1 >"$alone/$copy.json" &

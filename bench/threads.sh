@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
 # N threads against one, measured the way a shared, noisy machine allows:
 # one benchmark binary run at 1 and at N threads in turn, round after round,
-# and beside them N one-thread copies of it run at once, the yardstick of
-# what the machine's cores give N workers at that moment (a one-thread run
+# and in the same round N one-thread copies of it run together, the
+# yardstick of what the machine's cores give N workers (a one-thread run
 # takes whichever core is free; N threads must share every core with the
 # machine's other load). For each benchmark one Markdown row: the median
 # time on 1 and on N threads, the median of the rounds' own speedups with
 # their range, the N-thread rate over the copies' summed rate in the same
-# round (1.00: the threads lose nothing to each other; N x this is the
-# speedup the copies leave room for), and, for a benchmark with a FLOP/s
+# round (1.00: the threads lose nothing to each other; the speedup over
+# this is the one the copies leave room for), and, for a benchmark with a FLOP/s
 # counter, the one-thread rate as a share of BM_FmaPeak in the same round.
-#   bench/threads.sh                                  the two MLP steps, 2 threads
+#   bench/threads.sh                                  the two MLP steps, all cores
 #   bench/threads.sh --gemm onednn --filter '^BM_DcganTrainStep/64$'
 # Options:
 #   --filter REGEX   which benchmarks (default '^BM_(Vae|Gan)TrainStep/128$')
-#   --threads N      the thread count set against one (default: this machine's cores)
+#   --threads N      the thread count set against one (default: this machine's cores, at least 2)
 #   --rounds N       rounds (default 8)
 #   --min-time S     seconds per benchmark run (default 1: 0.3 s runs on a busy
 #                    machine gave ratios from 1.0 to 2.8)
@@ -26,7 +26,7 @@ cd "$(dirname "$0")/.."
 usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
 
 filter='^BM_(Vae|Gan)TrainStep/128$'
-threads=$(nproc)
+threads=$(( $(nproc) > 1 ? $(nproc) : 2 ))
 rounds=8
 min_time=1
 gemm=eigen
@@ -51,6 +51,9 @@ done
 [[ "$threads" =~ ^[1-9][0-9]*$ ]] && [ "$threads" -ge 2 ] ||
   { echo "threads.sh: --threads $threads: expected a whole number, at least 2" >&2; exit 2; }
 
+[ "$threads" -le "$(nproc)" ] ||
+  echo "threads.sh: note: $threads threads on $(nproc) cores: the threads and the copies share cores, so neither figure is a core's" >&2
+
 binary=$(bench/run.sh --gemm "$gemm" --build-only | tail -n 1)
 echo "# bench/threads.sh: $threads threads against 1 and against $threads one-thread copies at once; $rounds rounds of ${min_time} s runs, products on $gemm"
 echo "# CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -73,6 +76,8 @@ def results(process):
     out, err = process.communicate()
     if process.returncode != 0:
         sys.exit("threads.sh: %s failed:\n%s" % (binary, err))
+    if not out.strip():  # the filter matched nothing: the binary says so on stderr and exits 0
+        return {}
     return {r["name"]: (r["real_time"] * unit_ms[r["time_unit"]], r.get("FLOP/s")) for r in json.loads(out)["benchmarks"]}
 
 
