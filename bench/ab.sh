@@ -76,20 +76,17 @@ new=$(build "${revisions[1]:-}" | tail -n 1)
 echo "# bench/ab.sh: ${revisions[0]} against $new_name; $rounds rounds, LATENT_NUM_THREADS=$threads, products on $gemm"
 echo "# CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 LATENT_NUM_THREADS=$threads OMP_NUM_THREADS=$threads python3 - "$filter" "$rounds" "$min_time" "$old" "$new" "${revisions[0]}" "$new_name" <<'PY'
-import json, statistics, subprocess, sys
+import statistics, sys
+
+sys.path.insert(0, "bench")
+from benchmark_json import results, start
 
 benchmark_filter, rounds, min_time, old, new, old_name, new_name = sys.argv[1:]
-unit_ms = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
 times = {}  # benchmark -> binary -> [ms per round]
 for round_index in range(int(rounds)):
     for binary in ((old, new) if round_index % 2 == 0 else (new, old)):
-        run = subprocess.run([binary, "--benchmark_filter=" + benchmark_filter, "--benchmark_format=json",
-                              "--benchmark_min_time=" + min_time], capture_output=True, text=True)
-        if run.returncode != 0:
-            sys.exit("ab.sh: %s failed:\n%s" % (binary, run.stderr))
-        for result in json.loads(run.stdout)["benchmarks"]:
-            ms = result["real_time"] * unit_ms[result["time_unit"]]
-            times.setdefault(result["name"], {}).setdefault(binary, []).append(ms)
+        for name, (ms, _) in results(start(binary, benchmark_filter, min_time), "ab.sh").items():
+            times.setdefault(name, {}).setdefault(binary, []).append(ms)
 if not times:
     sys.exit("ab.sh: no benchmark matches %s" % benchmark_filter)
 print("| benchmark | %s ms | %s ms | new / old (median of rounds) | rounds new was faster |" % (old_name, new_name))

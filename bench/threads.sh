@@ -58,35 +58,25 @@ binary=$(bench/run.sh --gemm "$gemm" --build-only | tail -n 1)
 echo "# bench/threads.sh: $threads threads against 1 and against $threads one-thread copies at once; $rounds rounds of ${min_time} s runs, products on $gemm"
 echo "# CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$binary" "$filter" "$threads" "$rounds" "$min_time" <<'PY'
-import json, os, statistics, subprocess, sys
+import statistics, sys
+
+sys.path.insert(0, "bench")
+from benchmark_json import results, start
 
 binary, benchmark_filter, threads, rounds, min_time = sys.argv[1:]
 threads, rounds = int(threads), int(rounds)
-unit_ms = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
-def start(thread_count, extra_filter=""):
-    env = dict(os.environ, LATENT_NUM_THREADS=str(thread_count), OMP_NUM_THREADS=str(thread_count))
-    return subprocess.Popen([binary, "--benchmark_filter=" + benchmark_filter + extra_filter, "--benchmark_format=json",
-                             "--benchmark_min_time=" + min_time], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-
-
-def results(process):
-    out, err = process.communicate()
-    if process.returncode != 0:
-        sys.exit("threads.sh: %s failed:\n%s" % (binary, err))
-    if not out.strip():  # the filter matched nothing: the binary says so on stderr and exits 0
-        return {}
-    return {r["name"]: (r["real_time"] * unit_ms[r["time_unit"]], r.get("FLOP/s")) for r in json.loads(out)["benchmarks"]}
+def start_on(thread_count, extra_filter=""):
+    return start(binary, benchmark_filter + extra_filter, min_time, thread_count)
 
 
 one, many, copies, peaks = {}, {}, {}, []  # benchmark -> [per round]; copies: the summed rate (1/ms)
 for round_index in range(rounds):
-    runs = [("one", lambda: [start(1, "|^BM_FmaPeak$")]), ("many", lambda: [start(threads)]),
-            ("copies", lambda: [start(1) for _ in range(threads)])]
+    runs = [("one", lambda: [start_on(1, "|^BM_FmaPeak$")]), ("many", lambda: [start_on(threads)]),
+            ("copies", lambda: [start_on(1) for _ in range(threads)])]
     for kind, launch in (runs if round_index % 2 == 0 else runs[::-1]):
-        measured = [results(p) for p in launch()]
+        measured = [results(p, "threads.sh") for p in launch()]
         if kind == "one":
             peaks.append(measured[0].get("BM_FmaPeak", (None, None))[1])
             for name, value in measured[0].items(): one.setdefault(name, []).append(value)
