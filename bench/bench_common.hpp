@@ -189,14 +189,14 @@ struct VaeModel {
 
   /// A step: the encoder's first layer reads data (no dX); everything else
   /// runs forward, dW and dX once.
-  static double flops(Index batch) {
-    return step_flops({{data, hidden, 1, 1, 0},
-                       {hidden, latent_size, 1, 1, 1},
-                       {hidden, latent_size, 1, 1, 1},
-                       {latent_size, hidden, 1, 1, 1},
-                       {hidden, data, 1, 1, 1}},
-                      batch);
+  static std::vector<AffineUse> affine_maps() {
+    return {{data, hidden, 1, 1, 0},
+            {hidden, latent_size, 1, 1, 1},
+            {hidden, latent_size, 1, 1, 1},
+            {latent_size, hidden, 1, 1, 1},
+            {hidden, data, 1, 1, 1}};
   }
+  static double flops(Index batch) { return step_flops(affine_maps(), batch); }
 };
 
 /// The convolutional VAE of examples/vae_mnist --arch conv
@@ -291,15 +291,11 @@ struct GanModel {
   /// fake, its backward (dW for both, dX below the first layer); then D
   /// forward on fake again with D frozen (dX only) and G's backward (dW, and
   /// dX above the noise).
-  static double flops(Index batch) {
-    return step_flops({{noise, 256, 1, 1, 0},
-                       {256, 512, 1, 1, 1},
-                       {512, data, 1, 1, 1},
-                       {data, 512, 3, 2, 1},
-                       {512, 256, 3, 2, 3},
-                       {256, 1, 3, 2, 3}},
-                      batch);
+  static std::vector<AffineUse> affine_maps() {
+    return {{noise, 256, 1, 1, 0}, {256, 512, 1, 1, 1}, {512, data, 1, 1, 1},
+            {data, 512, 3, 2, 1},  {512, 256, 3, 2, 3}, {256, 1, 3, 2, 3}};
   }
+  static double flops(Index batch) { return step_flops(affine_maps(), batch); }
 };
 #endif
 

@@ -8,6 +8,8 @@
 //                            both Adam
 //   BM_ConvVaeTrainStep/<batch>  the convolutional VAE (vae_mnist --arch conv)
 //   BM_DcganTrainStep/<batch>    the DCGAN (gan_mnist --arch dcgan)
+//   BM_VaeStepGemms/<batch>, BM_GanStepGemms/<batch>  the products of the two
+//                            MLP steps alone: what the GEMM allows the step
 // FLOP/s counts the products each step performs (see bench_common.hpp).
 #include <latent/train/vae_trainer.hpp>
 
@@ -20,6 +22,8 @@
 namespace {
 
 using latent::Index;
+using latent_bench::AffineUse;
+using latent_bench::Matrix;
 using latent_bench::WallRates;
 
 // Runs trainer.train_batch on batches of state.range(0) images, endlessly.
@@ -70,6 +74,59 @@ void BM_DcganTrainStep(benchmark::State& state) {
   run_steps(state, trainer, DcganModel::flops(state.range(0)));
 }
 BENCHMARK(BM_DcganTrainStep)->Arg(64)->Unit(benchmark::kMillisecond);
+#endif
+
+// Every product of a step, and nothing else: each affine map's forward Y = W X,
+// weight gradient dW += dY X^T and input gradient dX = W^T dY, as often as
+// the step runs them, forwards first, then the gradients from the last map
+// back, through the gemm() the ops call (the configured library, each product
+// split over the threads). Its rate is the most the step could reach with
+// these kernels at these shapes, and the step's rate over it is the share of
+// the step the products take. (With two threads a step runs a layer's two
+// gradients side by side, one product a thread; here each is split in two.)
+class StepGemms {
+ public:
+  StepGemms(const std::vector<AffineUse>& maps, Index batch) {
+    latent::Rng rng(1);
+    for (const AffineUse& u : maps)
+      operands_.push_back({u, latent_bench::uniform(u.out, u.in, rng), latent_bench::uniform(u.in, batch, rng),
+                           latent_bench::uniform(u.out, batch, rng), Matrix(u.out, batch), Matrix::Zero(u.out, u.in),
+                           Matrix(u.in, batch)});
+  }
+
+  void run() {
+    using latent::detail::gemm;
+    for (Operands& o : operands_)
+      for (int i = 0; i < o.use.forwards; ++i) gemm(o.y, o.w, o.x, false);
+    for (auto o = operands_.rbegin(); o != operands_.rend(); ++o) {
+      for (int i = 0; i < o->use.weight_grads; ++i) gemm(o->dw, o->dy, o->x.transpose(), true);
+      for (int i = 0; i < o->use.input_grads; ++i) gemm(o->dx, o->w.transpose(), o->dy, false);
+    }
+    for (Operands& o : operands_) {
+      benchmark::DoNotOptimize(o.y.data());
+      benchmark::DoNotOptimize(o.dw.data());
+      benchmark::DoNotOptimize(o.dx.data());
+    }
+  }
+
+ private:
+  struct Operands {
+    AffineUse use;
+    Matrix w, x, dy, y, dw, dx;
+  };
+  std::vector<Operands> operands_;
+};
+
+template <class Model>
+void BM_StepGemms(benchmark::State& state) {
+  const Index batch = state.range(0);
+  StepGemms products(Model::affine_maps(), batch);
+  WallRates rates(state, Model::flops(batch), static_cast<double>(batch));
+  for (auto _ : state) products.run();
+}
+BENCHMARK_TEMPLATE(BM_StepGemms, latent_bench::VaeModel)->Name("BM_VaeStepGemms")->Arg(128)->Unit(benchmark::kMillisecond);
+#if LATENT_BENCH_HAS_GAN
+BENCHMARK_TEMPLATE(BM_StepGemms, latent_bench::GanModel)->Name("BM_GanStepGemms")->Arg(128)->Unit(benchmark::kMillisecond);
 #endif
 
 }  // namespace

@@ -10,10 +10,10 @@
 # round (1.00: the threads lose nothing to each other; the speedup over
 # this is the one the copies leave room for), and, for a benchmark with a FLOP/s
 # counter, the one-thread rate as a share of BM_FmaPeak in the same round.
-#   bench/threads.sh                                  the two MLP steps, all cores
+#   bench/threads.sh                                  the two MLP steps and their products alone, all cores
 #   bench/threads.sh --gemm onednn --filter '^BM_DcganTrainStep/64$'
 # Options:
-#   --filter REGEX   which benchmarks (default '^BM_(Vae|Gan)TrainStep/128$')
+#   --filter REGEX   which benchmarks (default '^BM_(Vae|Gan)(TrainStep|StepGemms)/128$')
 #   --threads N      the thread count set against one (default: this machine's cores, at least 2)
 #   --rounds N       rounds (default 8)
 #   --min-time S     seconds per benchmark run (default 1: 0.3 s runs on a busy
@@ -25,7 +25,7 @@ cd "$(dirname "$0")/.."
 
 usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
 
-filter='^BM_(Vae|Gan)TrainStep/128$'
+filter='^BM_(Vae|Gan)(TrainStep|StepGemms)/128$'
 threads=$(( $(nproc) > 1 ? $(nproc) : 2 ))
 rounds=8
 min_time=1
