@@ -10,6 +10,8 @@
 # round (1.00: the threads lose nothing to each other; the speedup over
 # this is the one the copies leave room for), and, for a benchmark with a FLOP/s
 # counter, the one-thread rate as a share of BM_FmaPeak in the same round.
+# A step measured beside its products alone (BM_VaeStepGemms/128 by
+# BM_VaeTrainStep/128) gets a line more: the step's rate over its products'.
 #   bench/threads.sh                                  the two MLP steps and their products alone, all cores
 #   bench/threads.sh --gemm onednn --filter '^BM_DcganTrainStep/64$'
 # Options:
@@ -23,7 +25,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
 
 filter='^BM_(Vae|Gan)(TrainStep|StepGemms)/128$'
 threads=$(( $(nproc) > 1 ? $(nproc) : 2 ))
@@ -99,5 +101,15 @@ for name, many_ms in many.items():
     print("| %s | %.4g | %.4g | %.2fx (%.2f to %.2f) | %.2f (%.2f to %.2f) | %s |" % (
         name, statistics.median(one_ms), statistics.median(many_ms), statistics.median(speedups), min(speedups),
         max(speedups), statistics.median(of_copies), min(of_copies), max(of_copies), share))
+
+# A step beside its products alone (BM_XTrainStep/B and BM_XStepGemms/B): the
+# step's share of the peak is its products' share times this.
+for name in many:
+    products = name.replace("TrainStep/", "StepGemms/")
+    if products == name or products not in one:
+        continue
+    of_products = [p / s for (s, _), (p, _) in zip(one[name], one[products])]
+    print("# %s, 1 thread: the step runs at %.2f (%.2f to %.2f) of its products' rate alone (%s; median of rounds)"
+          % (name, statistics.median(of_products), min(of_products), max(of_products), products))
 PY
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
