@@ -80,9 +80,9 @@ BENCHMARK(BM_DcganTrainStep)->Arg(64)->Unit(benchmark::kMillisecond);
 // weight gradient dW += dY X^T and input gradient dX = W^T dY, as often as
 // the step runs them, forwards first, then the gradients from the last map
 // back, through the gemm() the ops call (the configured library, each product
-// split over the threads). Its rate is the most the step could reach with
-// these kernels at these shapes, and the step's rate over it is the share of
-// the step the products take. (With two threads a step runs a layer's two
+// split over the threads). Its rate is what the step would reach with these
+// kernels at these shapes if nothing else took time, and the step's rate
+// over it is about the share of the step the products take. (With two threads a step runs a layer's two
 // gradients side by side, one product a thread; here each is split in two.)
 class StepGemms {
  public:
