@@ -150,6 +150,28 @@ class EndlessBatches {
   Index next_ = 0;
 };
 
+/// The three products of an affine map from `in` to `out` values over `batch`
+/// columns, on operands of their own, through the gemm() the ops call (the
+/// configured library, split over threads as gemm() splits it): forward
+/// Y = W X, weight gradient dW += dY X^T (parameters' gradients add), input
+/// gradient dX = W^T dY.
+struct AffineProducts {
+  Matrix w, x, dy, y, dw, dx;
+
+  AffineProducts(Index in, Index out, Index batch, latent::Rng& rng)
+      : w(uniform(out, in, rng)), x(uniform(in, batch, rng)), dy(uniform(out, batch, rng)), y(out, batch),
+        dw(Matrix::Zero(out, in)), dx(in, batch) {}
+
+  void forward() { latent::detail::gemm(y, w, x, false); }
+  void weight_grad() { latent::detail::gemm(dw, dy, x.transpose(), true); }
+  void input_grad() { latent::detail::gemm(dx, w.transpose(), dy, false); }
+  void keep_results() {
+    benchmark::DoNotOptimize(y.data());
+    benchmark::DoNotOptimize(dw.data());
+    benchmark::DoNotOptimize(dx.data());
+  }
+};
+
 /// One affine map of a training step, {in, out}, and how often the step runs
 /// each of its products: forward (Y = W X), weight gradient (dW = dY X^T) and
 /// input gradient (dX = W^T dY; none where the input is data or noise).
@@ -161,6 +183,8 @@ struct AffineUse {
 /// A convolution as an AffineUse: its three products each multiply a
 /// channels x patch weight by patch x (pixels * batch) windows, as an affine
 /// map from `patch` inputs to channels * pixels outputs does per example.
+/// The FLOPs are a dense map's; the shapes are not (AffineProducts of it
+/// would multiply other matrices than the convolution does).
 inline AffineUse conv_use(const latent::ConvGeometry& g, int forwards, int weight_grads, int input_grads) {
   return {g.patch_size(), Index(g.grid_channels) * g.grid_height * g.grid_width, forwards, weight_grads, input_grads};
 }

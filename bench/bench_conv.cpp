@@ -102,24 +102,21 @@ void BM_ConvGemms(benchmark::State& state) {
   const Index batch = state.range(7);
   const ConvGeometry g = geometry(state, transposed);
   latent::Rng rng(1);
-  const Index rows = g.grid_channels, patch = g.patch_size(), positions = g.positions(batch);
-  const Matrix w = uniform(rows, patch, rng), cols = uniform(patch, positions, rng), grid = uniform(rows, positions, rng);
-  Matrix grid_out(rows, positions), cols_out(patch, positions), dw = Matrix::Zero(rows, patch);
-  using latent::detail::gemm;
+  // An affine map from a patch to the grid's channels over every window:
+  // x the windows (cols), dy the grid.
+  latent_bench::AffineProducts p(g.patch_size(), g.grid_channels, g.positions(batch), rng);
   WallRates rates(state, conv_flops(g, batch), static_cast<double>(batch));
   for (auto _ : state) {
     if (transposed) {
-      gemm(cols_out, w.transpose(), grid, false);
-      gemm(dw, grid, cols.transpose(), true);
-      gemm(grid_out, w, cols, false);
+      p.input_grad();
+      p.weight_grad();
+      p.forward();
     } else {
-      gemm(grid_out, w, cols, false);
-      gemm(dw, grid, cols.transpose(), true);
-      gemm(cols_out, w.transpose(), grid, false);
+      p.forward();
+      p.weight_grad();
+      p.input_grad();
     }
-    benchmark::DoNotOptimize(grid_out.data());
-    benchmark::DoNotOptimize(cols_out.data());
-    benchmark::DoNotOptimize(dw.data());
+    p.keep_results();
   }
 }
 BENCHMARK(BM_ConvGemms)->Apply(all_layers)->Unit(benchmark::kMicrosecond);

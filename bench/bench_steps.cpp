@@ -23,7 +23,6 @@ namespace {
 
 using latent::Index;
 using latent_bench::AffineUse;
-using latent_bench::Matrix;
 using latent_bench::WallRates;
 
 // Runs trainer.train_batch on batches of state.range(0) images, endlessly.
@@ -76,45 +75,40 @@ void BM_DcganTrainStep(benchmark::State& state) {
 BENCHMARK(BM_DcganTrainStep)->Arg(64)->Unit(benchmark::kMillisecond);
 #endif
 
-// Every product of a step, and nothing else: each affine map's forward Y = W X,
-// weight gradient dW += dY X^T and input gradient dX = W^T dY, as often as
-// the step runs them, forwards first, then the gradients from the last map
-// back, through the gemm() the ops call (the configured library, each product
-// split over the threads). Its rate is what the step would reach with these
-// kernels at these shapes if nothing else took time, and the step's rate
-// over it is about the share of the step the products take. (With two threads a step runs a layer's two
-// gradients side by side, one product a thread; here each is split in two.)
+// Every product of a step, and nothing else: each affine map's forward,
+// weight and input gradients (AffineProducts) as often as the step runs
+// them, the forwards first, then the gradients from the last map back. Its
+// rate is what the step would reach with these kernels at these shapes if
+// nothing else took time, and the step's rate over it is about the share of
+// the step the products take. It is not the step's memory traffic: a map
+// reads one set of operands however often it runs (the GAN's discriminator
+// sees a real and a fake batch), and no optimizer writes W in between. With
+// two threads a step also runs a layer's two gradients side by side, one
+// product a thread, where each is split here. Dense maps only (conv_use's
+// shapes are not a convolution's).
 class StepGemms {
  public:
   StepGemms(const std::vector<AffineUse>& maps, Index batch) {
     latent::Rng rng(1);
-    for (const AffineUse& u : maps)
-      operands_.push_back({u, latent_bench::uniform(u.out, u.in, rng), latent_bench::uniform(u.in, batch, rng),
-                           latent_bench::uniform(u.out, batch, rng), Matrix(u.out, batch), Matrix::Zero(u.out, u.in),
-                           Matrix(u.in, batch)});
+    for (const AffineUse& u : maps) maps_.push_back({u, latent_bench::AffineProducts(u.in, u.out, batch, rng)});
   }
 
   void run() {
-    using latent::detail::gemm;
-    for (Operands& o : operands_)
-      for (int i = 0; i < o.use.forwards; ++i) gemm(o.y, o.w, o.x, false);
-    for (auto o = operands_.rbegin(); o != operands_.rend(); ++o) {
-      for (int i = 0; i < o->use.weight_grads; ++i) gemm(o->dw, o->dy, o->x.transpose(), true);
-      for (int i = 0; i < o->use.input_grads; ++i) gemm(o->dx, o->w.transpose(), o->dy, false);
+    for (Map& m : maps_)
+      for (int i = 0; i < m.use.forwards; ++i) m.products.forward();
+    for (auto m = maps_.rbegin(); m != maps_.rend(); ++m) {
+      for (int i = 0; i < m->use.weight_grads; ++i) m->products.weight_grad();
+      for (int i = 0; i < m->use.input_grads; ++i) m->products.input_grad();
     }
-    for (Operands& o : operands_) {
-      benchmark::DoNotOptimize(o.y.data());
-      benchmark::DoNotOptimize(o.dw.data());
-      benchmark::DoNotOptimize(o.dx.data());
-    }
+    for (Map& m : maps_) m.products.keep_results();
   }
 
  private:
-  struct Operands {
+  struct Map {
     AffineUse use;
-    Matrix w, x, dy, y, dw, dx;
+    latent_bench::AffineProducts products;
   };
-  std::vector<Operands> operands_;
+  std::vector<Map> maps_;
 };
 
 template <class Model>
@@ -124,9 +118,15 @@ void BM_StepGemms(benchmark::State& state) {
   WallRates rates(state, Model::flops(batch), static_cast<double>(batch));
   for (auto _ : state) products.run();
 }
-BENCHMARK_TEMPLATE(BM_StepGemms, latent_bench::VaeModel)->Name("BM_VaeStepGemms")->Arg(128)->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_StepGemms, latent_bench::VaeModel)
+    ->Name("BM_VaeStepGemms")
+    ->Arg(128)
+    ->Unit(benchmark::kMillisecond);
 #if LATENT_BENCH_HAS_GAN
-BENCHMARK_TEMPLATE(BM_StepGemms, latent_bench::GanModel)->Name("BM_GanStepGemms")->Arg(128)->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_StepGemms, latent_bench::GanModel)
+    ->Name("BM_GanStepGemms")
+    ->Arg(128)
+    ->Unit(benchmark::kMillisecond);
 #endif
 
 }  // namespace

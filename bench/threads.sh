@@ -11,7 +11,10 @@
 # this is the one the copies leave room for), and, for a benchmark with a FLOP/s
 # counter, the one-thread rate as a share of BM_FmaPeak in the same round.
 # A step measured beside its products alone (BM_VaeStepGemms/128 by
-# BM_VaeTrainStep/128) gets a line more: the step's rate over its products'.
+# BM_VaeTrainStep/128) gets a line more: the step's one-thread rate over its
+# products'. (On N threads the products alone split each product, where a
+# step runs a layer's two gradients side by side: compare their one-thread
+# figures.)
 #   bench/threads.sh                                  the two MLP steps and their products alone, all cores
 #   bench/threads.sh --gemm onednn --filter '^BM_DcganTrainStep/64$'
 # Options:
@@ -25,7 +28,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
 
 filter='^BM_(Vae|Gan)(TrainStep|StepGemms)/128$'
 threads=$(( $(nproc) > 1 ? $(nproc) : 2 ))
